@@ -1,0 +1,308 @@
+"""CameraWatch settings: one file, driven by environment variables.
+
+It runs with zero variables: SQLite under var/ and a filesystem Celery broker, so a newcomer's
+`make run` needs no server. Setting DATABASE_URL and CELERY_BROKER_URL moves the same code to
+PostgreSQL and Redis/RabbitMQ. Every variable is read through a small typed helper, and a value
+that cannot be used raises ImproperlyConfigured naming the variable, at start-up rather than at
+the first request that happens to touch it.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from urllib.parse import urlsplit
+
+import dj_database_url
+from django.core.exceptions import ImproperlyConfigured
+
+BASE_DIR = Path(__file__).resolve().parent.parent
+VAR_DIR = Path(os.environ.get("CAMERAWATCH_VAR_DIR") or BASE_DIR / "var")
+
+
+def env(name: str, default: str) -> str:
+    return os.environ.get(name, default)
+
+
+def envbool(name: str, default: str) -> bool:
+    value = env(name, default).strip().lower()
+    if value in {"1", "true", "yes", "on"}:
+        return True
+    if value in {"0", "false", "no", "off", ""}:
+        return False
+    raise ImproperlyConfigured(f"{name} must be a boolean (true/false, 1/0, yes/no), got {value!r}")
+
+
+def envint(name: str, default: str, *, minimum: int | None = None) -> int:
+    raw = env(name, default)
+    try:
+        value = int(raw)
+    except ValueError:
+        raise ImproperlyConfigured(f"{name} must be an integer, got {raw!r}") from None
+    if minimum is not None and value < minimum:
+        raise ImproperlyConfigured(f"{name} must be at least {minimum}, got {value}")
+    return value
+
+
+def envfloat(name: str, default: str, *, minimum: float | None = None) -> float:
+    raw = env(name, default)
+    try:
+        value = float(raw)
+    except ValueError:
+        raise ImproperlyConfigured(f"{name} must be a number, got {raw!r}") from None
+    if value != value or (minimum is not None and value < minimum):
+        raise ImproperlyConfigured(f"{name} must be a number of at least {minimum}, got {raw!r}")
+    return value
+
+
+def envurl(name: str, default: str, *, schemes: set[str]) -> str:
+    value = env(name, default).strip()
+    parts = urlsplit(value)
+    if parts.scheme not in schemes or (parts.scheme != "filesystem" and not parts.netloc):
+        allowed = ", ".join(sorted(schemes))
+        raise ImproperlyConfigured(f"{name} must be a URL with scheme {allowed}, got {value!r}")
+    return value
+
+
+def envlist(name: str, default: str) -> list[str]:
+    return [item.strip() for item in env(name, default).split(",") if item.strip()]
+
+
+# --- Core -----------------------------------------------------------------------------------
+
+DEBUG = envbool("DEBUG", "true")
+
+_INSECURE_KEY = "insecure-dev-key-set-SECRET_KEY-in-production"
+SECRET_KEY = env("SECRET_KEY", _INSECURE_KEY)
+if not DEBUG and (SECRET_KEY == _INSECURE_KEY or len(SECRET_KEY) < 50):
+    # With DEBUG off the site is presumably public; a guessable key would let anyone forge
+    # sessions and password-reset links.
+    raise ImproperlyConfigured("SECRET_KEY must be set to a random value of 50+ characters when DEBUG is off")
+
+ALLOWED_HOSTS = envlist("ALLOWED_HOSTS", "127.0.0.1,localhost,[::1]")
+CSRF_TRUSTED_ORIGINS = envlist("CSRF_TRUSTED_ORIGINS", "")
+SITE_NAME = env("SITE_NAME", "CameraWatch")
+
+INSTALLED_APPS = [
+    "django.contrib.admin",
+    "django.contrib.auth",
+    "django.contrib.contenttypes",
+    "django.contrib.sessions",
+    "django.contrib.messages",
+    "whitenoise.runserver_nostatic",
+    "django.contrib.staticfiles",
+    "rest_framework",
+    "rest_framework.authtoken",
+    "mapapp",
+]
+
+MIDDLEWARE = [
+    "django.middleware.security.SecurityMiddleware",
+    # Serves our own copies of Leaflet & co. in production too, so no page depends on a CDN.
+    "whitenoise.middleware.WhiteNoiseMiddleware",
+    "django.contrib.sessions.middleware.SessionMiddleware",
+    "django.middleware.common.CommonMiddleware",
+    "django.middleware.csrf.CsrfViewMiddleware",
+    "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "django.contrib.messages.middleware.MessageMiddleware",
+    "django.middleware.clickjacking.XFrameOptionsMiddleware",
+]
+
+ROOT_URLCONF = "camerawatch.urls"
+WSGI_APPLICATION = "camerawatch.wsgi.application"
+ASGI_APPLICATION = "camerawatch.asgi.application"
+
+TEMPLATES = [
+    {
+        "BACKEND": "django.template.backends.django.DjangoTemplates",
+        "DIRS": [],
+        "APP_DIRS": True,
+        "OPTIONS": {
+            "context_processors": [
+                "django.template.context_processors.request",
+                "django.contrib.auth.context_processors.auth",
+                "django.contrib.messages.context_processors.messages",
+                "mapapp.context_processors.site",
+            ],
+        },
+    },
+]
+
+# --- Database -------------------------------------------------------------------------------
+
+_DEFAULT_DB = f"sqlite:///{VAR_DIR / 'camerawatch.sqlite3'}"
+_db_url = env("DATABASE_URL", _DEFAULT_DB)
+try:
+    _db = dj_database_url.parse(_db_url, conn_max_age=envint("DATABASE_CONN_MAX_AGE", "60", minimum=0))
+except Exception as exc:  # dj-database-url raises several types for a malformed URL
+    raise ImproperlyConfigured(f"DATABASE_URL is not a usable database URL: {exc}") from None
+if _db["ENGINE"] not in {"django.db.backends.sqlite3", "django.db.backends.postgresql"}:
+    raise ImproperlyConfigured(f"DATABASE_URL must point at SQLite or PostgreSQL, got engine {_db['ENGINE']}")
+
+if _db["ENGINE"] == "django.db.backends.sqlite3":
+    Path(_db["NAME"]).parent.mkdir(parents=True, exist_ok=True)
+    _db["CONN_MAX_AGE"] = 0
+    _db["OPTIONS"] = {
+        # The web process and the Celery worker write the same file. WAL lets readers run during
+        # a write, and IMMEDIATE transactions take the write lock at BEGIN, so two writers queue
+        # on the busy timeout instead of failing half-way with "database is locked".
+        "init_command": "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL; PRAGMA foreign_keys=ON;",
+        "transaction_mode": "IMMEDIATE",
+        "timeout": 30,
+    }
+    # A file, not ":memory:", so a real Celery worker process can open the test database too.
+    _db["TEST"] = {"NAME": str(VAR_DIR / "test_camerawatch.sqlite3")}
+DATABASES = {"default": _db}
+DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
+
+# --- Cache (geocoder results and its rate limit) --------------------------------------------
+
+_cache_url = env("CACHE_URL", "locmem://")
+if _cache_url.startswith("locmem://"):
+    CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
+elif _cache_url.startswith(("redis://", "rediss://")):
+    CACHES = {"default": {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": _cache_url}}
+else:
+    raise ImproperlyConfigured(f"CACHE_URL must start with locmem:// or redis://, got {_cache_url!r}")
+
+# --- Auth -----------------------------------------------------------------------------------
+
+AUTH_PASSWORD_VALIDATORS = [
+    {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
+    {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator"},
+    {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
+    {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
+]
+LOGIN_URL = "login"
+LOGIN_REDIRECT_URL = "home"
+LOGOUT_REDIRECT_URL = "home"
+
+EMAIL_HOST = env("EMAIL_HOST", "")
+if EMAIL_HOST:
+    EMAIL_BACKEND = "django.core.mail.backends.smtp.EmailBackend"
+    EMAIL_PORT = envint("EMAIL_PORT", "587", minimum=1)
+    EMAIL_HOST_USER = env("EMAIL_HOST_USER", "")
+    EMAIL_HOST_PASSWORD = env("EMAIL_HOST_PASSWORD", "")
+    EMAIL_USE_TLS = envbool("EMAIL_USE_TLS", "true")
+else:
+    # Password-reset mails are printed by the web process; no mail server is needed to try it.
+    EMAIL_BACKEND = "django.core.mail.backends.console.EmailBackend"
+DEFAULT_FROM_EMAIL = env("DEFAULT_FROM_EMAIL", "CameraWatch <noreply@localhost>")
+
+# --- I18N, static and media -----------------------------------------------------------------
+
+LANGUAGE_CODE = "en"
+TIME_ZONE = "UTC"
+USE_I18N = True
+USE_TZ = True
+
+STATIC_URL = "static/"
+STATICFILES_DIRS = [BASE_DIR / "static"]
+STATIC_ROOT = BASE_DIR / "staticfiles"
+MEDIA_URL = "media/"
+MEDIA_ROOT = Path(env("MEDIA_ROOT", str(VAR_DIR / "media")))
+
+# Uploads above this go to a temporary file instead of memory; the photo limit itself is
+# enforced (with a clear message) in mapapp.photos.
+FILE_UPLOAD_MAX_MEMORY_SIZE = 2_621_440
+PHOTO_MAX_BYTES = 10 * 1024 * 1024
+
+# --- Security (production values when DEBUG is off; `check --deploy` is clean) ---------------
+
+SECURE_CONTENT_TYPE_NOSNIFF = True
+SECURE_REFERRER_POLICY = "same-origin"
+X_FRAME_OPTIONS = "DENY"
+if not DEBUG:
+    SECURE_SSL_REDIRECT = envbool("SECURE_SSL_REDIRECT", "true")
+    SESSION_COOKIE_SECURE = True
+    CSRF_COOKIE_SECURE = True
+    SECURE_HSTS_SECONDS = envint("SECURE_HSTS_SECONDS", "31536000", minimum=0)
+    SECURE_HSTS_INCLUDE_SUBDOMAINS = envbool("SECURE_HSTS_INCLUDE_SUBDOMAINS", "true")
+    SECURE_HSTS_PRELOAD = envbool("SECURE_HSTS_PRELOAD", "true")
+    if envbool("BEHIND_TLS_PROXY", "false"):
+        SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
+    STORAGES = {
+        "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
+        "staticfiles": {"BACKEND": "whitenoise.storage.CompressedManifestStaticFilesStorage"},
+    }
+
+# --- Django REST framework ------------------------------------------------------------------
+
+REST_FRAMEWORK = {
+    # Token first: its WWW-Authenticate header makes an anonymous request a 401, not a 403.
+    "DEFAULT_AUTHENTICATION_CLASSES": [
+        "rest_framework.authentication.TokenAuthentication",
+        "rest_framework.authentication.SessionAuthentication",
+    ],
+    "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticatedOrReadOnly"],
+    "DEFAULT_THROTTLE_RATES": {
+        # Password guessing through the token endpoint, per client IP.
+        "auth": env("THROTTLE_AUTH", "10/min"),
+    },
+}
+
+# --- Celery ---------------------------------------------------------------------------------
+
+_DEFAULT_BROKER = "filesystem://"
+CELERY_BROKER_URL = envurl(
+    "CELERY_BROKER_URL", _DEFAULT_BROKER, schemes={"filesystem", "redis", "rediss", "amqp", "amqps", "pyamqp"}
+)
+if CELERY_BROKER_URL.startswith("filesystem://"):
+    # kombu's filesystem transport: messages are files in a folder shared by the web process and
+    # the worker. Real queueing (not eager mode) with no server; `filesystem:///some/dir` picks
+    # the folder, the bare default uses var/broker.
+    _broker_dir = Path(urlsplit(CELERY_BROKER_URL).path or VAR_DIR / "broker")
+    (_broker_dir / "out").mkdir(parents=True, exist_ok=True)
+    CELERY_BROKER_TRANSPORT_OPTIONS = {
+        "data_folder_in": str(_broker_dir / "out"),
+        "data_folder_out": str(_broker_dir / "out"),
+        # Consumed messages are deleted; the database, not the broker, is our record.
+        "store_processed": False,
+    }
+# Tasks are idempotent, so a message is acknowledged only after the task finishes: a worker that
+# dies mid-task leaves the message to be delivered again instead of losing the sighting.
+CELERY_TASK_ACKS_LATE = True
+# ...and a task whose worker process was killed is re-queued rather than marked failed.
+CELERY_TASK_REJECT_ON_WORKER_LOST = True
+# With late acks, prefetching many messages would strand them on a busy or dying worker.
+CELERY_WORKER_PREFETCH_MULTIPLIER = 1
+# Task state lives in our tables (Sighting.status), so no result backend is needed.
+CELERY_TASK_IGNORE_RESULT = True
+CELERY_TASK_SERIALIZER = "json"
+CELERY_ACCEPT_CONTENT = ["json"]
+# One named queue; tests use a private one so a developer's running worker never eats their tasks.
+CELERY_TASK_DEFAULT_QUEUE = env("CELERY_QUEUE", "camerawatch")
+# A broker that is down at worker start is retried, not fatal: the worker comes up with it.
+CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
+# Publishing from a request gives up quickly; the sighting is already committed and the
+# pending-sightings sweeper re-queues it, so a slow broker must not hang the volunteer's request.
+CELERY_TASK_PUBLISH_RETRY_POLICY = {"max_retries": 2, "interval_start": 0, "interval_step": 0.5}
+CELERY_BEAT_SCHEDULE_FILENAME = str(VAR_DIR / "celerybeat-schedule")
+CELERY_WORKER_HIJACK_ROOT_LOGGER = False
+
+# --- Maps and geocoding ---------------------------------------------------------------------
+
+TILE_URL = env("TILE_URL", "https://tile.openstreetmap.org/{z}/{x}/{y}.png")
+if "{z}" not in TILE_URL or "{x}" not in TILE_URL or "{y}" not in TILE_URL:
+    raise ImproperlyConfigured(f"TILE_URL must contain {{z}}, {{x}} and {{y}} placeholders, got {TILE_URL!r}")
+TILE_ATTRIBUTION = env("TILE_ATTRIBUTION", "© OpenStreetMap contributors")
+
+NOMINATIM_URL = envurl("NOMINATIM_URL", "https://nominatim.openstreetmap.org", schemes={"http", "https"})
+# Nominatim's usage policy requires an identifying user agent.
+NOMINATIM_USER_AGENT = env("NOMINATIM_USER_AGENT", "CameraWatch/0.1 (self-hosted instance)")
+if not NOMINATIM_USER_AGENT.strip():
+    raise ImproperlyConfigured("NOMINATIM_USER_AGENT must not be empty (Nominatim's policy requires one)")
+# The public Nominatim allows one request per second for the whole application.
+NOMINATIM_MIN_INTERVAL = envfloat("NOMINATIM_MIN_INTERVAL", "1.0", minimum=0)
+NOMINATIM_TIMEOUT = envfloat("NOMINATIM_TIMEOUT", "5", minimum=0.1)
+GEOCODE_CACHE_SECONDS = envint("GEOCODE_CACHE_SECONDS", "86400", minimum=0)
+
+# --- Logging --------------------------------------------------------------------------------
+
+LOGGING = {
+    "version": 1,
+    "disable_existing_loggers": False,
+    "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s: %(message)s"}},
+    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
+    "root": {"handlers": ["console"], "level": env("LOG_LEVEL", "INFO")},
+}

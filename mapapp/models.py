@@ -1,0 +1,360 @@
+"""CameraWatch's tables.
+
+A *Sighting* is one volunteer's report; a *Camera* is the physical device that one or more
+sightings describe (the Dedupe issue builds cameras from sightings). Attribute fields carry OSM
+surveillance tag values (see vocab.py). Invariants the database can hold are constraints, so no
+code path, importer or shell session can store a latitude of 91 or a direction of 400.
+
+Reads live on QuerySet methods (`Camera.objects.in_bbox(...)`); writes live in services.py.
+"""
+
+from __future__ import annotations
+
+import math
+import uuid
+
+from django.conf import settings
+from django.core.exceptions import ValidationError
+from django.core.validators import MaxValueValidator, MinValueValidator
+from django.db import models
+from django.db.models import Q
+from django.utils import timezone
+
+from . import vocab
+
+LAT_RANGE = Q(lat__gte=-90) & Q(lat__lte=90)
+LON_RANGE = Q(lon__gte=-180) & Q(lon__lte=180)
+DIRECTION_RANGE = Q(direction__isnull=True) | (Q(direction__gte=0) & Q(direction__lte=359))
+
+
+def validate_finite(value: float) -> None:
+    # NaN slips through every range comparison (NaN < -90 and NaN > 90 are both false).
+    if value is not None and not math.isfinite(value):
+        raise ValidationError("Enter a finite number.", code="not_finite")
+
+
+LAT_VALIDATORS = [validate_finite, MinValueValidator(-90), MaxValueValidator(90)]
+LON_VALIDATORS = [validate_finite, MinValueValidator(-180), MaxValueValidator(180)]
+
+
+def _vocab_field(v: vocab.Vocabulary) -> models.CharField:
+    return models.CharField(v.label, max_length=20, choices=v.choices, default=v.default)
+
+
+def _vocab_constraints(prefix: str) -> list[models.CheckConstraint]:
+    return [
+        models.CheckConstraint(condition=Q(**{f"{v.field}__in": v.values}), name=f"{prefix}_{v.field}_in_vocab")
+        for v in vocab.VOCABULARIES
+    ]
+
+
+class CameraAttributes(models.Model):
+    """The OSM surveillance attributes shared by a sighting and the camera it describes."""
+
+    surveillance_type = _vocab_field(vocab.SURVEILLANCE_TYPE)
+    camera_type = _vocab_field(vocab.CAMERA_TYPE)
+    camera_mount = _vocab_field(vocab.CAMERA_MOUNT)
+    surveillance = _vocab_field(vocab.SURVEILLANCE)
+    zone = _vocab_field(vocab.ZONE)
+    direction = models.PositiveSmallIntegerField(
+        "direction (degrees from north)",
+        null=True,
+        blank=True,
+        validators=[MaxValueValidator(359)],
+        help_text="0-359, clockwise from north; leave empty if you cannot tell.",
+    )
+    operator = models.CharField(max_length=200, blank=True)
+    operator_type = _vocab_field(vocab.OPERATOR_TYPE)
+    height = models.FloatField(
+        "height (m)",
+        null=True,
+        blank=True,
+        validators=[validate_finite, MinValueValidator(0.1), MaxValueValidator(vocab.HEIGHT_MAX_M)],
+        help_text="Mounting height above the ground, in metres.",
+    )
+    camera_angle = models.FloatField(
+        "tilt below horizontal (°)",
+        null=True,
+        blank=True,
+        validators=[validate_finite, MinValueValidator(0), MaxValueValidator(90)],
+        help_text="0 looks straight ahead, 90 straight down (OSM camera:angle).",
+    )
+
+    ATTRIBUTE_FIELDS = (
+        "surveillance_type",
+        "camera_type",
+        "camera_mount",
+        "surveillance",
+        "zone",
+        "direction",
+        "operator",
+        "operator_type",
+        "height",
+        "camera_angle",
+    )
+
+    class Meta:
+        abstract = True
+
+
+class BBoxQuerySet(models.QuerySet):
+    def in_bbox(self, min_lon: float, min_lat: float, max_lon: float, max_lat: float) -> BBoxQuerySet:
+        """Rows inside a bounding box. Served by the (lat, lon) index of each table."""
+        return self.filter(lat__gte=min_lat, lat__lte=max_lat, lon__gte=min_lon, lon__lte=max_lon)
+
+
+class Profile(models.Model):
+    """Public face of a volunteer. Only `handle` is ever shown; username and email never are."""
+
+    user = models.OneToOneField(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="profile")
+    handle = models.CharField(max_length=40, unique=True)
+    # System accounts (e.g. the OpenStreetMap importer) own imported sightings; nobody logs in as them.
+    is_system = models.BooleanField(default=False)
+
+    def __str__(self) -> str:
+        return self.handle
+
+
+class Neighbourhood(models.Model):
+    name = models.CharField(max_length=200)
+    slug = models.SlugField(max_length=200, unique=True)
+    # GeoJSON geometry (Polygon or MultiPolygon), [lon, lat] as RFC 7946 says.
+    polygon = models.JSONField()
+    min_lon = models.FloatField()
+    min_lat = models.FloatField()
+    max_lon = models.FloatField()
+    max_lat = models.FloatField()
+    area_km2 = models.FloatField()
+    source = models.CharField(max_length=200, blank=True)
+    is_demo = models.BooleanField(default=False)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["name"]
+        constraints = [models.CheckConstraint(condition=Q(area_km2__gte=0), name="neighbourhood_area_nonnegative")]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class CameraQuerySet(BBoxQuerySet):
+    def public(self) -> CameraQuerySet:
+        return self.exclude(status=Camera.Status.REMOVED)
+
+
+class CameraStatus(models.TextChoices):
+    REPORTED = "reported", "Reported"
+    VERIFIED = "verified", "Verified"
+    DISPUTED = "disputed", "Disputed"
+    REMOVED = "removed", "Removed"
+
+
+class Camera(CameraAttributes):
+    Status = CameraStatus
+
+    class Provenance(models.TextChoices):
+        VOLUNTEER = "volunteer", "Reported by volunteers"
+        OSM = "osm", "Imported from OpenStreetMap"
+        DEMO = "demo", "Demo data (fictional)"
+
+    lat = models.FloatField(validators=LAT_VALIDATORS)
+    lon = models.FloatField(validators=LON_VALIDATORS)
+    status = models.CharField(max_length=10, choices=Status.choices, default=Status.REPORTED)
+    # Share of sightings agreeing with each consensus attribute, e.g. {"camera_type": 0.67}.
+    agreement = models.JSONField(default=dict, blank=True)
+    sighting_count = models.PositiveIntegerField(default=0)
+    confirm_count = models.PositiveIntegerField(default=0)
+    not_there_count = models.PositiveIntegerField(default=0)
+    gone_count = models.PositiveIntegerField(default=0)
+    first_seen = models.DateTimeField(default=timezone.now)
+    last_seen = models.DateTimeField(default=timezone.now)
+    neighbourhood = models.ForeignKey(
+        Neighbourhood, null=True, blank=True, on_delete=models.SET_NULL, related_name="cameras"
+    )
+    provenance = models.CharField(max_length=10, choices=Provenance.choices, default=Provenance.VOLUNTEER)
+    osm_id = models.BigIntegerField("OSM node id", null=True, blank=True)
+    # The raw OSM tags as imported, so normalising a dirty value never destroys it.
+    osm_tags = models.JSONField(default=dict, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    objects = CameraQuerySet.as_manager()
+
+    class Meta:
+        indexes = [
+            # Map pages, the API's bbox filter and dedupe's candidate search: lat range, then lon.
+            models.Index(fields=["lat", "lon"], name="camera_lat_lon_idx"),
+            # Neighbourhood pages and stats: cameras of one neighbourhood by status.
+            models.Index(fields=["neighbourhood", "status"], name="camera_nbhd_status_idx"),
+            # "Changed since" feeds and the verification queue's stale-first ordering.
+            models.Index(fields=["status", "updated_at"], name="camera_status_updated_idx"),
+        ]
+        constraints = [
+            models.CheckConstraint(condition=LAT_RANGE, name="camera_lat_range"),
+            models.CheckConstraint(condition=LON_RANGE, name="camera_lon_range"),
+            models.CheckConstraint(condition=DIRECTION_RANGE, name="camera_direction_range"),
+            models.CheckConstraint(condition=Q(status__in=CameraStatus.values), name="camera_status_valid"),
+            # Re-importing an OSM file updates the camera with that node id; it never duplicates.
+            models.UniqueConstraint(fields=["osm_id"], condition=Q(osm_id__isnull=False), name="camera_unique_osm_id"),
+            *_vocab_constraints("camera"),
+        ]
+
+    def __str__(self) -> str:
+        return f"Camera {self.pk} ({self.get_surveillance_type_display()}, {self.status})"
+
+
+class SightingQuerySet(BBoxQuerySet):
+    def pending(self) -> SightingQuerySet:
+        return self.filter(status=Sighting.Status.PENDING)
+
+    def by(self, user: object) -> SightingQuerySet:
+        return self.filter(reporter=user)
+
+
+def photo_upload_to(instance: Sighting, filename: str) -> str:
+    # A random name: an uploaded file's name ("IMG_alice_home.jpg") can identify its owner.
+    return f"photos/{uuid.uuid4().hex}.jpg"
+
+
+class SightingStatus(models.TextChoices):
+    PENDING = "pending", "Waiting to be processed"
+    PROCESSED = "processed", "Processed"
+    REJECTED = "rejected", "Rejected"
+
+
+class Sighting(CameraAttributes):
+    class Source(models.TextChoices):
+        WEB = "web", "Web form"
+        API = "api", "API"
+        IMPORT = "import", "Import"
+
+    Status = SightingStatus
+
+    reporter = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="sightings")
+    lat = models.FloatField("latitude", validators=LAT_VALIDATORS)
+    lon = models.FloatField("longitude", validators=LON_VALIDATORS)
+    accuracy_m = models.FloatField(
+        "GPS accuracy (m)",
+        null=True,
+        blank=True,
+        validators=[validate_finite, MinValueValidator(0), MaxValueValidator(10_000)],
+        help_text="How far off the position may be, as your phone reports it.",
+    )
+    observed_at = models.DateTimeField(default=timezone.now)
+    submitted_at = models.DateTimeField(default=timezone.now)
+    notes = models.TextField(blank=True, max_length=2000)
+    photo = models.ImageField(upload_to=photo_upload_to, null=True, blank=True)
+    source = models.CharField(max_length=10, choices=Source.choices, default=Source.WEB)
+    # Client-chosen idempotency key: a retried submission with the same key returns the first one.
+    client_id = models.CharField(max_length=64, null=True, blank=True)
+    # SHA-256 of the validated submission, to tell a genuine retry from a reused key.
+    fingerprint = models.CharField(max_length=64, blank=True)
+    status = models.CharField(max_length=10, choices=Status.choices, default=Status.PENDING)
+    processed_at = models.DateTimeField(null=True, blank=True)
+    camera = models.ForeignKey(Camera, null=True, blank=True, on_delete=models.SET_NULL, related_name="sightings")
+
+    objects = SightingQuerySet.as_manager()
+
+    class Meta:
+        indexes = [
+            # Sightings in a map area (moderation views, recluster by bbox).
+            models.Index(fields=["lat", "lon"], name="sighting_lat_lon_idx"),
+            # The sweeper: pending sightings older than a timeout.
+            models.Index(fields=["status", "submitted_at"], name="sighting_status_submitted_idx"),
+            # A volunteer's own sightings, newest first.
+            models.Index(fields=["reporter", "-submitted_at"], name="sighting_reporter_recent_idx"),
+        ]
+        constraints = [
+            models.CheckConstraint(condition=LAT_RANGE, name="sighting_lat_range"),
+            models.CheckConstraint(condition=LON_RANGE, name="sighting_lon_range"),
+            models.CheckConstraint(condition=DIRECTION_RANGE, name="sighting_direction_range"),
+            models.CheckConstraint(
+                condition=Q(accuracy_m__isnull=True) | Q(accuracy_m__gte=0), name="sighting_accuracy_nonnegative"
+            ),
+            models.CheckConstraint(condition=Q(status__in=SightingStatus.values), name="sighting_status_valid"),
+            # Also the lookup index for idempotent retries.
+            models.UniqueConstraint(
+                fields=["reporter", "client_id"],
+                condition=Q(client_id__isnull=False),
+                name="sighting_unique_client_id_per_reporter",
+            ),
+            *_vocab_constraints("sighting"),
+        ]
+
+    def __str__(self) -> str:
+        return f"Sighting {self.pk} ({self.status})"
+
+
+class VoteVerdict(models.TextChoices):
+    CONFIRM = "confirm", "It is there"
+    NOT_THERE = "not_there", "No camera here"
+    GONE = "gone", "It has been removed"
+
+
+class Vote(models.Model):
+    """A volunteer's verdict on a camera (used by the Verification issue)."""
+
+    Verdict = VoteVerdict
+
+    camera = models.ForeignKey(Camera, on_delete=models.CASCADE, related_name="votes")
+    voter = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="votes")
+    verdict = models.CharField(max_length=10, choices=Verdict.choices)
+    # Attribute corrections that came with a confirmation, e.g. {"camera_type": "dome"}.
+    corrections = models.JSONField(default=dict, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        indexes = [
+            # A volunteer's own votes (trust scoring, "my activity").
+            models.Index(fields=["voter", "-updated_at"], name="vote_voter_recent_idx"),
+        ]
+        constraints = [
+            # One vote per volunteer per camera; voting again replaces it. Also the camera lookup index.
+            models.UniqueConstraint(fields=["camera", "voter"], name="vote_one_per_voter_per_camera"),
+            models.CheckConstraint(condition=Q(verdict__in=VoteVerdict.values), name="vote_verdict_valid"),
+        ]
+
+
+class AuditEventQuerySet(models.QuerySet):
+    def delete(self) -> None:  # type: ignore[override]
+        raise PermissionError("Audit events are append-only")
+
+    def update(self, **kwargs: object) -> int:
+        raise PermissionError("Audit events are append-only")
+
+
+class AuditEvent(models.Model):
+    """An append-only record of something that changed data: who, what, why and when.
+
+    Updates are refused by a database trigger (see the migration) as well as here; deletes are
+    refused here. `actor` is null for automatic actions (the dedupe worker, importers).
+    """
+
+    actor = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
+    action = models.CharField(max_length=50)
+    target_type = models.CharField(max_length=50)
+    target_id = models.BigIntegerField(null=True, blank=True)
+    reason = models.TextField(blank=True)
+    data = models.JSONField(default=dict, blank=True)
+    created_at = models.DateTimeField(default=timezone.now)
+
+    objects = AuditEventQuerySet.as_manager()
+
+    class Meta:
+        indexes = [
+            # A camera's or sighting's history page.
+            models.Index(fields=["target_type", "target_id", "created_at"], name="audit_target_idx"),
+            # The transparency page: actions by kind per month.
+            models.Index(fields=["action", "created_at"], name="audit_action_month_idx"),
+        ]
+
+    def save(self, *args: object, **kwargs: object) -> None:
+        if not self._state.adding:
+            raise PermissionError("Audit events are append-only")
+        super().save(*args, **kwargs)
+
+    def delete(self, *args: object, **kwargs: object) -> None:  # type: ignore[override]
+        raise PermissionError("Audit events are append-only")
