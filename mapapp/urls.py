@@ -1,3 +1,7 @@
 from django.urls import path
 
-urlpatterns: list = []
+from .views import geocode
+
+urlpatterns = [
+    path("geocode/", geocode.search, name="geocode"),
+]
