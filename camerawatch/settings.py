@@ -84,6 +84,8 @@ CSRF_TRUSTED_ORIGINS = envlist("CSRF_TRUSTED_ORIGINS", "")
 SITE_NAME = env("SITE_NAME", "CameraWatch")
 
 INSTALLED_APPS = [
+    # First, so our registration/ templates (login, password reset) win over the admin's.
+    "mapapp",
     "django.contrib.admin",
     "django.contrib.auth",
     "django.contrib.contenttypes",
@@ -93,7 +95,6 @@ INSTALLED_APPS = [
     "django.contrib.staticfiles",
     "rest_framework",
     "rest_framework.authtoken",
-    "mapapp",
 ]
 
 MIDDLEWARE = [

@@ -1,0 +1,90 @@
+"""Web forms. They check the shape of input; services.py checks the domain rules and writes."""
+
+from __future__ import annotations
+
+import uuid
+
+from django import forms
+from django.contrib.auth import get_user_model
+from django.contrib.auth.forms import UserCreationForm
+
+from . import vocab
+from .models import Sighting
+
+
+class SignupForm(UserCreationForm):
+    email = forms.EmailField(
+        help_text="Only used for password resets. It is never shown to anyone.",
+    )
+
+    class Meta(UserCreationForm.Meta):
+        model = get_user_model()
+        fields = ("username", "email")
+        help_texts = {"username": "For logging in. Others see a random handle instead, never this name."}
+
+    def clean_email(self) -> str:
+        email = self.cleaned_data["email"].strip().lower()
+        if get_user_model().objects.filter(email__iexact=email).exists():
+            raise forms.ValidationError("An account with this email already exists. Try resetting your password.")
+        return email
+
+
+class VocabularySelect(forms.Select):
+    """A select whose options carry the one-line help text, shown under the field by our JS."""
+
+    def __init__(self, vocabulary: vocab.Vocabulary, attrs: dict | None = None) -> None:
+        super().__init__(attrs)
+        self.vocabulary = vocabulary
+
+    def create_option(self, name, value, label, selected, index, subindex=None, attrs=None):  # noqa: ANN001
+        option = super().create_option(name, value, label, selected, index, subindex, attrs)
+        option["attrs"]["data-help"] = self.vocabulary.help.get(str(value), "")
+        option["attrs"]["title"] = option["attrs"]["data-help"]
+        return option
+
+
+class SightingForm(forms.ModelForm):
+    """The sighting form. Position comes from the map picker, which fills `lat`/`lon`."""
+
+    client_id = forms.CharField(widget=forms.HiddenInput, max_length=64, required=False)
+    # Checked and re-encoded by the service (mapapp.photos); a plain file field avoids decoding twice.
+    photo = forms.FileField(
+        required=False,
+        widget=forms.ClearableFileInput(attrs={"accept": "image/jpeg,image/png,image/webp"}),
+        help_text="Optional. Location data and other metadata are removed before it is stored.",
+    )
+
+    class Meta:
+        model = Sighting
+        fields = ("lat", "lon", "accuracy_m", *Sighting.ATTRIBUTE_FIELDS, "observed_at", "notes")
+        widgets = {
+            "lat": forms.NumberInput(attrs={"step": "any"}),
+            "lon": forms.NumberInput(attrs={"step": "any"}),
+            "accuracy_m": forms.NumberInput(attrs={"step": "any", "min": 0}),
+            "direction": forms.NumberInput(attrs={"min": 0, "max": 359}),
+            "height": forms.NumberInput(attrs={"step": "any", "min": 0}),
+            "camera_angle": forms.NumberInput(attrs={"step": "any", "min": 0, "max": 90}),
+            "observed_at": forms.DateTimeInput(attrs={"type": "datetime-local"}, format="%Y-%m-%dT%H:%M"),
+            "notes": forms.Textarea(attrs={"rows": 3, "maxlength": 2000}),
+        }
+        help_texts = {
+            "notes": "Anything that helps others find it. Please do not describe people.",
+            "operator": "Who runs it, if a sign says so (e.g. a shop's name or 'City Police').",
+        }
+
+    def __init__(self, *args: object, **kwargs: object) -> None:
+        super().__init__(*args, **kwargs)
+        for name, vocabulary in vocab.BY_FIELD.items():
+            self.fields[name].widget = VocabularySelect(vocabulary, attrs={"class": "vocab"})
+            self.fields[name].help_text = vocabulary.help.get(vocabulary.default, "")
+        self.fields["lat"].help_text = "Click the map to set the position, or type it."
+        self.fields["observed_at"].required = False
+        if not self.is_bound:
+            self.initial.setdefault("client_id", uuid.uuid4().hex)
+
+    def sighting_data(self) -> dict[str, object]:
+        """The cleaned fields in the form the service takes."""
+        data = {name: self.cleaned_data.get(name) for name in self._meta.fields}
+        if data.get("observed_at") is None:
+            data.pop("observed_at")
+        return data

@@ -1,0 +1,56 @@
+"""Run the development site: Django's server and a real Celery worker (with beat), together.
+
+`make run` ends here. Ctrl-C stops both. The worker is a separate process on the configured
+broker (the filesystem transport by default), exactly as in production, not eager mode.
+"""
+
+from __future__ import annotations
+
+import signal
+import subprocess
+import sys
+import time
+
+from django.conf import settings
+from django.contrib.auth import get_user_model
+from django.core.management.base import BaseCommand
+
+
+class Command(BaseCommand):
+    help = "Run the web server and a Celery worker (with beat) until Ctrl-C."
+
+    def add_arguments(self, parser):
+        parser.add_argument("--addr", default="127.0.0.1:8000")
+        parser.add_argument("--concurrency", type=int, default=2)
+
+    def handle(self, *args, addr: str, concurrency: int, **options):
+        python = sys.executable
+        worker_cmd = [python, "-m", "celery", "-A", "camerawatch", "worker", "--beat", "--loglevel", "info"]
+        worker_cmd += ["--concurrency", str(concurrency), "--schedule", settings.CELERY_BEAT_SCHEDULE_FILENAME]
+        processes = {
+            "worker": subprocess.Popen(worker_cmd, cwd=settings.BASE_DIR),
+            "web": subprocess.Popen([python, "manage.py", "runserver", addr], cwd=settings.BASE_DIR),
+        }
+        self._announce(addr)
+        try:
+            while all(p.poll() is None for p in processes.values()):
+                time.sleep(0.5)
+            stopped = [name for name, p in processes.items() if p.poll() is not None]
+            self.stderr.write(f"{', '.join(stopped)} stopped; shutting down the rest.")
+        except KeyboardInterrupt:
+            self.stdout.write("\nStopping the web server and the worker…")
+        finally:
+            for p in processes.values():
+                if p.poll() is None:
+                    p.send_signal(signal.SIGTERM)
+            for p in processes.values():
+                try:
+                    p.wait(timeout=15)
+                except subprocess.TimeoutExpired:
+                    p.kill()
+
+    def _announce(self, addr: str) -> None:
+        self.stdout.write(self.style.SUCCESS(f"\nCameraWatch is starting at http://{addr}/"))
+        if get_user_model().objects.filter(username="demo").exists():
+            self.stdout.write("Demo login: username demo, password camerawatch-demo")
+        self.stdout.write("Press Ctrl-C to stop the web server and the worker.\n")
