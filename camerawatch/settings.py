@@ -200,6 +200,10 @@ USE_TZ = True
 STATIC_URL = "static/"
 STATICFILES_DIRS = [BASE_DIR / "static"]
 STATIC_ROOT = BASE_DIR / "staticfiles"
+# In development and tests WhiteNoise serves straight from STATICFILES_DIRS; production runs
+# collectstatic into STATIC_ROOT (see README).
+WHITENOISE_USE_FINDERS = DEBUG
+WHITENOISE_AUTOREFRESH = DEBUG
 MEDIA_URL = "media/"
 MEDIA_ROOT = Path(env("MEDIA_ROOT", str(VAR_DIR / "media")))
 
@@ -257,6 +261,8 @@ if CELERY_BROKER_URL.startswith("filesystem://"):
     CELERY_BROKER_TRANSPORT_OPTIONS = {
         "data_folder_in": str(_broker_dir / "out"),
         "data_folder_out": str(_broker_dir / "out"),
+        # Broadcast (remote control) exchanges; kombu's default would be ./control in the CWD.
+        "control_folder": str(_broker_dir / "control"),
         # Consumed messages are deleted; the database, not the broker, is our record.
         "store_processed": False,
     }

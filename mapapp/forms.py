@@ -75,7 +75,9 @@ class SightingForm(forms.ModelForm):
     def __init__(self, *args: object, **kwargs: object) -> None:
         super().__init__(*args, **kwargs)
         for name, vocabulary in vocab.BY_FIELD.items():
-            self.fields[name].widget = VocabularySelect(vocabulary, attrs={"class": "vocab"})
+            widget = VocabularySelect(vocabulary, attrs={"class": "vocab"})
+            widget.choices = self.fields[name].choices
+            self.fields[name].widget = widget
             self.fields[name].help_text = vocabulary.help.get(vocabulary.default, "")
         self.fields["lat"].help_text = "Click the map to set the position, or type it."
         self.fields["observed_at"].required = False

@@ -113,7 +113,7 @@
 
   /* One-line help under each vocabulary select follows the chosen value. */
   Array.prototype.forEach.call(document.querySelectorAll("select.vocab"), function (sel) {
-    var help = document.getElementById(sel.id + "_help");
+    var help = document.getElementById(sel.id + "_helptext");
     function update() { if (help) { help.textContent = sel.options[sel.selectedIndex].dataset.help || ""; } }
     sel.addEventListener("change", update);
     update();
