@@ -240,6 +240,8 @@ REST_FRAMEWORK = {
         "rest_framework.authentication.SessionAuthentication",
     ],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticatedOrReadOnly"],
+    # Behind a proxy, throttle by the client address the proxy forwards, not the proxy's own.
+    "NUM_PROXIES": 1 if envbool("BEHIND_TLS_PROXY", "false") else None,
     "DEFAULT_THROTTLE_RATES": {
         # Password guessing through the token endpoint, per client IP.
         "auth": env("THROTTLE_AUTH", "10/min"),
@@ -258,6 +260,8 @@ if CELERY_BROKER_URL.startswith("filesystem://"):
     # the folder, the bare default uses var/broker.
     _broker_dir = Path(urlsplit(CELERY_BROKER_URL).path or VAR_DIR / "broker")
     (_broker_dir / "out").mkdir(parents=True, exist_ok=True)
+    # The folder lives in the transport options; a host part only keeps kombu from warning.
+    CELERY_BROKER_URL = "filesystem://localhost/"
     CELERY_BROKER_TRANSPORT_OPTIONS = {
         "data_folder_in": str(_broker_dir / "out"),
         "data_folder_out": str(_broker_dir / "out"),

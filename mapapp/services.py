@@ -122,6 +122,8 @@ def sighting_submit(
     if unknown:
         raise ValidationError({name: "Unknown field." for name in sorted(unknown)})
     client_id = (client_id or "").strip() or None
+    if client_id and len(client_id) > Sighting._meta.get_field("client_id").max_length:
+        raise ValidationError({"client_id": "Ensure this value has at most 64 characters."})
 
     clean_photo = None
     if photo is not None:

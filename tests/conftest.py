@@ -35,6 +35,26 @@ def django_db_modify_db_settings(django_db_modify_db_settings_parallel_suffix: N
 
 
 @pytest.fixture(scope="session", autouse=True)
+def real_services_in_ci() -> None:
+    """In CI the suite runs on PostgreSQL and Redis, or not at all: no silent fallback."""
+    if not IN_CI:
+        return
+    from django.conf import settings
+
+    engine = settings.DATABASES["default"]["ENGINE"]
+    broker = settings.CELERY_BROKER_URL
+    if engine != "django.db.backends.postgresql" or not broker.startswith("redis"):
+        pytest.exit(f"CI must use PostgreSQL and Redis, got {engine} and {broker}", returncode=3)
+    from camerawatch.celery import app
+
+    try:
+        with app.connection_for_write() as conn:
+            conn.ensure_connection(max_retries=3)
+    except Exception as exc:  # any failure to reach the broker stops the run
+        pytest.exit(f"Cannot reach the Celery broker {broker}: {exc}", returncode=3)
+
+
+@pytest.fixture(scope="session", autouse=True)
 def private_task_queue() -> str:
     """Send this run's tasks to a queue of its own, so a developer's running worker never eats them."""
     from camerawatch.celery import app

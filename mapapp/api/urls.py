@@ -1,3 +1,11 @@
 from django.urls import path
 
-urlpatterns: list = []
+from . import views
+
+app_name = "api"
+
+urlpatterns = [
+    path("auth/token/", views.TokenView.as_view(), name="token"),
+    path("sightings/", views.SightingListCreateView.as_view(), name="sighting-list"),
+    path("sightings/<int:pk>/", views.SightingDetailView.as_view(), name="sighting-detail"),
+]

@@ -1,0 +1,108 @@
+"""The sighting API: HTTP in, one service call, HTTP out. No business rules live here."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.core.exceptions import ValidationError as DjangoValidationError
+from django.db.models import QuerySet
+from django.urls import reverse
+from rest_framework import generics, serializers, status
+from rest_framework.authtoken.views import ObtainAuthToken
+from rest_framework.pagination import CursorPagination
+from rest_framework.parsers import JSONParser, MultiPartParser
+from rest_framework.permissions import IsAuthenticated
+from rest_framework.request import Request
+from rest_framework.response import Response
+from rest_framework.settings import api_settings
+from rest_framework.throttling import ScopedRateThrottle
+
+from mapapp import services
+from mapapp.models import Sighting
+
+from .serializers import SightingInputSerializer, SightingOutputSerializer
+
+# Tells a client that this 200 repeats the answer to an earlier request with the same client_id.
+REPLAYED_HEADER = "Idempotent-Replayed"
+
+
+class TokenView(ObtainAuthToken):
+    """Exchange a username and password for the API token.
+
+    Throttled per client IP (scope "auth" in settings) against password guessing; the throttle runs
+    before the password check, so a throttled client learns nothing, even with the right password.
+    No authentication classes: the credentials are in the body, and a stale Token header or a
+    browser session must not turn this into a 401 or a CSRF failure.
+    """
+
+    authentication_classes = ()
+    throttle_classes = (ScopedRateThrottle,)
+    throttle_scope = "auth"
+
+
+class NewestFirstCursor(CursorPagination):
+    """A reporter's sightings, newest first.
+
+    Cursor rather than limit/offset because a phone syncing "my sightings" keeps submitting while it
+    pages: with offsets every new sighting shifts the pages by one and an item is seen twice or
+    skipped; a cursor stays put. It also skips the COUNT query and uses the (reporter,
+    -submitted_at) index instead of scanning past an offset. submitted_at never changes after
+    the insert, which a cursor field must not; id breaks ties between equal timestamps.
+    """
+
+    ordering = ("-submitted_at", "-id")
+    page_size = 50
+    page_size_query_param = "page_size"
+    max_page_size = 200
+
+
+def _error_detail(exc: DjangoValidationError) -> dict[str, list[str]]:
+    if not hasattr(exc, "error_dict"):
+        return {api_settings.NON_FIELD_ERRORS_KEY: exc.messages}
+    errors = exc.message_dict
+    if "__all__" in errors:
+        errors[api_settings.NON_FIELD_ERRORS_KEY] = errors.pop("__all__")
+    return errors
+
+
+class SightingListCreateView(generics.ListAPIView):
+    """GET: the signed-in volunteer's own sightings. POST: submit a sighting (idempotent with client_id)."""
+
+    permission_classes = (IsAuthenticated,)
+    parser_classes = (JSONParser, MultiPartParser)
+    serializer_class = SightingOutputSerializer
+    pagination_class = NewestFirstCursor
+
+    def get_queryset(self) -> QuerySet[Sighting]:
+        return Sighting.objects.by(self.request.user)
+
+    def post(self, request: Request, *args: Any, **kwargs: Any) -> Response:
+        incoming = SightingInputSerializer(data=request.data)
+        incoming.is_valid(raise_exception=True)
+        data = dict(incoming.validated_data)
+        client_id = data.pop("client_id", None)
+        photo = data.pop("photo", None)
+        try:
+            result = services.sighting_submit(
+                reporter=request.user, data=data, photo=photo, source=Sighting.Source.API, client_id=client_id
+            )
+        except DjangoValidationError as exc:
+            raise serializers.ValidationError(_error_detail(exc)) from None
+        except services.IdempotencyConflict as exc:
+            return Response({"client_id": [str(exc)]}, status=status.HTTP_422_UNPROCESSABLE_ENTITY)
+
+        body = self.get_serializer(result.sighting).data
+        location = request.build_absolute_uri(reverse("api:sighting-detail", args=[result.sighting.pk]))
+        if result.created:
+            return Response(body, status=status.HTTP_201_CREATED, headers={"Location": location})
+        return Response(body, status=status.HTTP_200_OK, headers={"Location": location, REPLAYED_HEADER: "true"})
+
+
+class SightingDetailView(generics.RetrieveAPIView):
+    """One sighting, for its reporter only. Anyone else gets 404, so ids do not reveal whose is whose."""
+
+    permission_classes = (IsAuthenticated,)
+    serializer_class = SightingOutputSerializer
+
+    def get_queryset(self) -> QuerySet[Sighting]:
+        return Sighting.objects.by(self.request.user)
