@@ -36,7 +36,7 @@ class VocabularySelect(forms.Select):
         super().__init__(attrs)
         self.vocabulary = vocabulary
 
-    def create_option(self, name, value, label, selected, index, subindex=None, attrs=None):  # noqa: ANN001
+    def create_option(self, name, value, label, selected, index, subindex=None, attrs=None):
         option = super().create_option(name, value, label, selected, index, subindex, attrs)
         option["attrs"]["data-help"] = self.vocabulary.help.get(str(value), "")
         option["attrs"]["title"] = option["attrs"]["data-help"]

@@ -246,7 +246,8 @@ class Sighting(CameraAttributes):
     photo = models.ImageField(upload_to=photo_upload_to, null=True, blank=True)
     source = models.CharField(max_length=10, choices=Source.choices, default=Source.WEB)
     # Client-chosen idempotency key: a retried submission with the same key returns the first one.
-    client_id = models.CharField(max_length=64, null=True, blank=True)
+    # NULL (not "") when absent, so keyless sightings never clash in the unique constraint.
+    client_id = models.CharField(max_length=64, null=True, blank=True)  # noqa: DJ001
     # SHA-256 of the validated submission, to tell a genuine retry from a reused key.
     fingerprint = models.CharField(max_length=64, blank=True)
     status = models.CharField(max_length=10, choices=Status.choices, default=Status.PENDING)
@@ -315,6 +316,9 @@ class Vote(models.Model):
             models.CheckConstraint(condition=Q(verdict__in=VoteVerdict.values), name="vote_verdict_valid"),
         ]
 
+    def __str__(self) -> str:
+        return f"{self.verdict} on camera {self.camera_id}"
+
 
 class AuditEventQuerySet(models.QuerySet):
     def delete(self) -> None:  # type: ignore[override]
@@ -350,6 +354,9 @@ class AuditEvent(models.Model):
             # The transparency page: actions by kind per month.
             models.Index(fields=["action", "created_at"], name="audit_action_month_idx"),
         ]
+
+    def __str__(self) -> str:
+        return f"{self.action} {self.target_type} {self.target_id} at {self.created_at:%Y-%m-%d %H:%M}"
 
     def save(self, *args: object, **kwargs: object) -> None:
         if not self._state.adding:

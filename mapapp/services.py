@@ -71,7 +71,8 @@ def profile_ensure(*, user: AbstractBaseUser, is_system: bool = False) -> Profil
 
 
 @transaction.atomic
-def volunteer_signup(*, username: str, email: str, password: str) -> AbstractBaseUser:
+def volunteer_signup(*, username: str, email: str, password: str | None) -> AbstractBaseUser:
+    """A new volunteer with a fresh handle. password=None makes an account nobody can log in to."""
     user = get_user_model().objects.create_user(username=username, email=email, password=password)
     profile_ensure(user=user)
     return user

@@ -84,9 +84,17 @@ SURVEILLANCE_TYPE = Vocabulary(
     default="camera",
     terms=(
         Term("camera", "Camera", "A CCTV or security camera of any kind."),
-        Term("ALPR", "Licence-plate reader (ALPR)", "Reads number plates; often a box camera on a pole with infrared lights."),
+        Term(
+            "ALPR",
+            "Licence-plate reader (ALPR)",
+            "Reads number plates; often a box camera on a pole with infrared lights.",
+        ),
         Term("guard", "Guard", "A staffed post: a guard booth or security desk watching the area."),
-        Term("gunshot_detector", "Gunshot detector", "Acoustic sensors (e.g. ShotSpotter) mounted high on poles or roofs."),
+        Term(
+            "gunshot_detector",
+            "Gunshot detector",
+            "Acoustic sensors (e.g. ShotSpotter) mounted high on poles or roofs.",
+        ),
     ),
     synonyms={"alpr": "ALPR", "anpr": "ALPR", "cctv": "camera", "webcam": "camera", "gunshot": "gunshot_detector"},
 )

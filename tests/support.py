@@ -58,7 +58,9 @@ class WorkerProcess:
         cmd += ["--concurrency", str(self.concurrency), "-n", f"{self.name}-{os.getpid()}@%h", "-l", "info"]
         cmd += ["--without-gossip", "--without-mingle", "--without-heartbeat"]
         self.proc = subprocess.Popen(cmd, cwd=BASE_DIR, env=env, stdout=log, stderr=subprocess.STDOUT)
-        if not wait_until(lambda: b" ready." in self.log_path.read_bytes() or self.proc.poll() is not None, timeout=timeout):
+        if not wait_until(
+            lambda: b" ready." in self.log_path.read_bytes() or self.proc.poll() is not None, timeout=timeout
+        ):
             raise RuntimeError(f"Celery worker did not start:\n{self.log()}")
         if self.proc.poll() is not None:
             raise RuntimeError(f"Celery worker exited with {self.proc.returncode}:\n{self.log()}")

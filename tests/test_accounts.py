@@ -71,7 +71,9 @@ def test_password_reset_mails_a_link_that_sets_a_new_password(anonymous, volunte
     link = re.search(r"https?://[^/]+(/accounts/reset/\S+)", mail.outbox[0].body).group(1)
     form_page = anonymous.get(link, follow=True)
     set_password_url = form_page.redirect_chain[-1][0]
-    anonymous.post(set_password_url, {"new_password1": "a-brand-new-passphrase", "new_password2": "a-brand-new-passphrase"})
+    anonymous.post(
+        set_password_url, {"new_password1": "a-brand-new-passphrase", "new_password2": "a-brand-new-passphrase"}
+    )
 
     assert anonymous.login(username=volunteer.username, password="a-brand-new-passphrase")
 

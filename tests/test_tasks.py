@@ -39,7 +39,9 @@ def test_running_the_task_twice_changes_nothing_the_second_time(volunteer):
     assert dedupe_sighting(sighting.pk) is False
     second = Sighting.objects.get(pk=sighting.pk)
 
-    assert (first.status, first.processed_at) == (second.status, second.processed_at) == ("processed", first.processed_at)
+    assert (
+        (first.status, first.processed_at) == (second.status, second.processed_at) == ("processed", first.processed_at)
+    )
 
 
 def test_the_task_ignores_a_sighting_that_no_longer_exists(db):

@@ -63,9 +63,7 @@ def test_a_photo_with_gps_offers_its_position_and_the_stored_photo_has_none(
     assert not stored.getexif()
 
 
-def test_when_address_search_is_down_the_form_says_so_and_still_submits(
-    browser_page, live_server, volunteer, settings
-):
+def test_when_address_search_is_down_the_form_says_so_and_still_submits(browser_page, live_server, volunteer, settings):
     settings.NOMINATIM_URL = "http://127.0.0.1:9"  # the discard port: nothing listens there
     page = browser_page
     log_in(page, live_server, volunteer)

@@ -15,6 +15,10 @@ from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.core.management.base import BaseCommand
 
+from mapapp.demo import DEMO_USERNAME
+
+from .seed_demo import LOGIN_LINE
+
 
 class Command(BaseCommand):
     help = "Run the web server and a Celery worker (with beat) until Ctrl-C."
@@ -51,6 +55,6 @@ class Command(BaseCommand):
 
     def _announce(self, addr: str) -> None:
         self.stdout.write(self.style.SUCCESS(f"\nCameraWatch is starting at http://{addr}/"))
-        if get_user_model().objects.filter(username="demo").exists():
-            self.stdout.write("Demo login: username demo, password camerawatch-demo")
+        if get_user_model().objects.filter(username=DEMO_USERNAME, is_active=True).exists():
+            self.stdout.write(LOGIN_LINE)
         self.stdout.write("Press Ctrl-C to stop the web server and the worker.\n")
