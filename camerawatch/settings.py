@@ -245,6 +245,8 @@ REST_FRAMEWORK = {
     "DEFAULT_THROTTLE_RATES": {
         # Password guessing through the token endpoint, per client IP.
         "auth": env("THROTTLE_AUTH", "10/min"),
+        # Address searches per volunteer: enough to type and refine, not a free geocoder for scripts.
+        "geocode": env("THROTTLE_GEOCODE", "30/min"),
     },
 }
 

@@ -12,10 +12,11 @@ shown next to the form's select, and how to normalise a raw value from an import
   capitalised values (`Station`: OSM values are case-sensitive) -- becomes "unknown" and is
   counted as "dirty". The importer keeps the raw tags, so nothing is thrown away.
 
-Directions follow the same idea: 0-359 degrees (360 is north, so 0), compass letters (N, NE, ...,
+Directions follow the same idea: 0-359 degrees (360 is north, so 0). Compass letters (N, NE, ...,
 NNW), which OSM's `direction` key explicitly permits and which lose nothing when translated, are
-"mapped"; a list such as `70;240` describes two cameras on one node, so it is left unknown and
-counted as dirty rather than guessing one of them.
+"mapped"; so is a field-of-view range `338-23`, to its middle (0). A list such as `70;240`
+describes two cameras on one node, so it is left unknown and counted as dirty rather than
+guessing one of them.
 
 This module is pure: no Django, so importers, the dedupe core and tests can use it anywhere.
 """
@@ -217,8 +218,10 @@ COMPASS = {
         ["N", "NNE", "NE", "ENE", "E", "ESE", "SE", "SSE", "S", "SSW", "SW", "WSW", "W", "WNW", "NW", "NNW"]
     )
 }
+_RANGE = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*-\s*(\d+(?:\.\d+)?)\s*$")
 _NUMBER = re.compile(r"^\s*(-?\d+(?:\.\d+)?)\s*(?:°|deg|m|metres?|meters?)?\s*$", re.IGNORECASE)
 
+HEIGHT_MIN_M = 0.1
 HEIGHT_MAX_M = 300.0
 
 
@@ -233,6 +236,8 @@ def normalise_direction(raw: object) -> tuple[int | None, str]:
         text = str(raw).strip()
         if text.upper() in COMPASS:
             return round(COMPASS[text.upper()]) % 360, MAPPED
+        if span := _RANGE.match(text):
+            return _range_midpoint(float(span.group(1)), float(span.group(2)))
         match = _NUMBER.match(text)
         if not match:
             return None, DIRTY
@@ -242,6 +247,17 @@ def normalise_direction(raw: object) -> tuple[int | None, str]:
         return None, DIRTY
     value = round(number) % 360
     return value, outcome if value == number else MAPPED
+
+
+def _range_midpoint(start: float, end: float) -> tuple[int | None, str]:
+    """A field of view given as "from-to" degrees, clockwise (338-23 spans north): its middle.
+
+    Thousands of DeFlock ALPR nodes are mapped this way. A full circle (0-360) has no direction.
+    """
+    span = (end - start) % 360
+    if start > 360 or end > 360 or span == 0:
+        return None, DIRTY
+    return round(start + span / 2) % 360, MAPPED
 
 
 def normalise_measure(raw: object, *, low: float, high: float) -> tuple[float | None, str]:
@@ -259,10 +275,7 @@ def normalise_measure(raw: object, *, low: float, high: float) -> tuple[float | 
 
 def normalise_height(raw: object) -> tuple[float | None, str]:
     """Mounting height in metres above ground. Above 300 m is a typo, not a camera."""
-    value, outcome = normalise_measure(raw, low=0.0, high=HEIGHT_MAX_M)
-    if value == 0.0:
-        return None, DIRTY
-    return value, outcome
+    return normalise_measure(raw, low=HEIGHT_MIN_M, high=HEIGHT_MAX_M)
 
 
 def normalise_angle(raw: object) -> tuple[float | None, str]:
