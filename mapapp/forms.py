@@ -80,9 +80,14 @@ class SightingForm(forms.ModelForm):
             self.fields[name].widget = widget
             self.fields[name].help_text = vocabulary.help.get(vocabulary.default, "")
         self.fields["lat"].help_text = "Click the map to set the position, or type it."
-        self.fields["observed_at"].required = False
+        observed = self.fields["observed_at"]
+        observed.required = False
+        observed.label = "When did you see it?"
+        observed.help_text = "Leave empty if it was just now."
         if not self.is_bound:
             self.initial.setdefault("client_id", uuid.uuid4().hex)
+            # Blank, not the server's clock: the server's time zone is not the volunteer's.
+            self.initial["observed_at"] = None
 
     def sighting_data(self) -> dict[str, object]:
         """The cleaned fields in the form the service takes."""

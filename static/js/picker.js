@@ -119,5 +119,18 @@
     update();
   });
 
+  /* A datetime-local value is the volunteer's local time; send it as an explicit UTC instant so
+   * the server never reads it in its own time zone. */
+  var form = document.getElementById("sighting-form");
+  var observed = document.getElementById("id_observed_at");
+  if (form && observed) {
+    form.addEventListener("submit", function () {
+      if (observed.value) {
+        var when = new Date(observed.value);
+        if (!isNaN(when.getTime())) { observed.type = "text"; observed.value = when.toISOString(); }
+      }
+    });
+  }
+
   window.cameraWatchPicker = { map: map, place: place, marker: function () { return marker; } };
 })();

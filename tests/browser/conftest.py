@@ -19,6 +19,7 @@ from tests.support import BASE_DIR
 CHROMIUM = os.environ.get("CHROMIUM_PATH", "/usr/bin/chromium")
 ARTIFACTS = BASE_DIR / "test-artifacts"
 LOCAL_HOSTS = {"127.0.0.1", "localhost", "[::1]", "::1"}
+VOLUNTEER_TIME_ZONE = "America/New_York"
 CHROMIUM_ARGS = [
     "--headless",
     "--no-sandbox",
@@ -62,7 +63,10 @@ def browser_page(live_server, request):
 
     with sync_playwright() as pw:
         browser = pw.chromium.launch(executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS)
-        context = browser.new_context(viewport={"width": 1200, "height": 1000}, locale="en-GB")
+        # A volunteer far from the server's UTC clock, so time-zone slips show up.
+        context = browser.new_context(
+            viewport={"width": 1200, "height": 1000}, locale="en-US", timezone_id=VOLUNTEER_TIME_ZONE
+        )
         context.route("**/*", guard)
         page = context.new_page()
         page.set_default_timeout(15_000)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import io
 import re
+from datetime import UTC, datetime
 
 import pytest
 from PIL import ExifTags, Image
@@ -77,3 +78,18 @@ def test_when_address_search_is_down_the_form_says_so_and_still_submits(browser_
     page.wait_for_url(re.compile(r"/sightings/\d+/$"))
 
     assert Sighting.objects.filter(reporter=volunteer, lat=47.3700001, lon=8.5400001).exists()
+
+
+def test_the_time_a_volunteer_types_is_their_local_time_not_the_servers(browser_page, live_server, volunteer):
+    page = browser_page
+    log_in(page, live_server, volunteer)
+
+    assert page.input_value("#id_observed_at") == "", "blank means 'just now'"
+    page.fill("#id_lat", "40.7500000")
+    page.fill("#id_lon", "-73.9900000")
+    page.fill("#id_observed_at", "2026-11-20T10:00")  # 10:00 in New York (EST, UTC-5)
+    page.click("#submit-sighting")
+    page.wait_for_url(re.compile(r"/sightings/\d+/$"))
+
+    observed = Sighting.objects.get(reporter=volunteer).observed_at
+    assert observed == datetime(2026, 11, 20, 15, 0, tzinfo=UTC)
