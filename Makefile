@@ -51,8 +51,11 @@ lint: $(VENV)/.dev-installed
 	$(VENV)/bin/ruff check --fix .
 	$(VENV)/bin/ruff format .
 
+# Every bench/bench_*.py prints a table; later issues add named targets (bench-dedupe, ...).
 bench: $(VENV)/.dev-installed
-	@ls bench/*.py >/dev/null 2>&1 && for b in bench/bench_*.py; do $(PY) $$b || exit 1; done || echo "no benchmarks yet"
+	@shopt -s nullglob; benches=(bench/bench_*.py); \
+	  if [ $${#benches[@]} -eq 0 ]; then echo "No benchmarks yet (see bench/README.md)."; fi; \
+	  for b in "$${benches[@]}"; do $(PY) "$$b" || exit 1; done
 
 clean:
 	rm -rf $(VENV) node_modules $(VENDOR) staticfiles

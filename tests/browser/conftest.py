@@ -12,6 +12,7 @@ from pathlib import Path
 from urllib.parse import urlsplit
 
 import pytest
+from django.db import connections
 
 from tests.conftest import IN_CI
 from tests.support import BASE_DIR
@@ -74,6 +75,10 @@ def browser_page(live_server, request):
         try:
             yield page
         finally:
+            # ORM calls made while Playwright's greenlet is active run in its context and get a
+            # connection of their own (asgiref's Local is per context); close it here, where it
+            # is visible, or the test database cannot be dropped at the end of the run.
+            connections.close_all()
             ARTIFACTS.mkdir(exist_ok=True)
             page.screenshot(path=str(ARTIFACTS / f"{request.node.name}.png"), full_page=True)
             context.close()
