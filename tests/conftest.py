@@ -7,8 +7,10 @@ pages and exports for them.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import uuid
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -55,13 +57,16 @@ def real_services_in_ci() -> None:
 
 
 @pytest.fixture(scope="session", autouse=True)
-def private_task_queue() -> str:
+def private_task_queue() -> Iterator[str]:
     """Send this run's tasks to a queue of its own, so a developer's running worker never eats them."""
     from camerawatch.celery import app
 
     queue = f"camerawatch-test-{uuid.uuid4().hex[:8]}"
     app.conf.task_default_queue = queue
-    return queue
+    yield queue
+    # Tests without a worker leave their messages behind; don't let them pile up on the broker.
+    with contextlib.suppress(Exception):
+        app.control.purge()
 
 
 @pytest.fixture(autouse=True)
