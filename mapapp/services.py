@@ -11,6 +11,7 @@ import hashlib
 import json
 import logging
 from dataclasses import dataclass
+from datetime import timedelta
 from typing import Any
 
 from django.contrib.auth import get_user_model
@@ -142,7 +143,7 @@ def sighting_submit(
 
     sighting = Sighting(reporter=reporter, source=source, client_id=client_id, fingerprint=fingerprint, **fields)
     sighting.full_clean(exclude=["reporter", "photo", "client_id"])
-    if sighting.observed_at > timezone.now() + timezone.timedelta(seconds=OBSERVED_AT_FUTURE_SLACK_S):
+    if sighting.observed_at > timezone.now() + timedelta(seconds=OBSERVED_AT_FUTURE_SLACK_S):
         raise ValidationError({"observed_at": "This is in the future."})
 
     with transaction.atomic():

@@ -123,7 +123,7 @@ def test_a_file_that_is_not_an_image_is_refused_with_a_clear_message(volunteer, 
     assert response.status_code == 200
     assert "not an image" in response.content.decode()
     assert Sighting.objects.count() == 0
-    assert not any(p.is_file() for p in isolated_media.rglob("*")) if isolated_media.exists() else True
+    assert [p for p in isolated_media.rglob("*") if p.is_file()] == []
 
 
 def test_only_the_reporter_can_open_a_sighting_page(volunteer, second_volunteer):
