@@ -39,8 +39,7 @@ setup: $(VENV)/.runtime-installed assets
 
 run: setup
 	$(PY) manage.py migrate --noinput
-	$(PY) manage.py seed_demo --if-empty
-	$(PY) manage.py rundev
+	$(PY) manage.py rundev --seed-demo
 
 test: $(VENV)/.dev-installed assets
 	$(VENV)/bin/ruff check .

@@ -101,7 +101,7 @@ def demo_seed(*, city: DemoCity) -> DemoSummary:
     services.audit_record(
         action="demo_seed",
         target=None,
-        reason="Fictional demo city for development (mapapp/demo.py).",
+        reason="Fictional demo city for development (mapapp/demo/).",
         data={"seed": city.seed, "center": list(city.center), **summary.__dict__},
     )
     return summary

@@ -12,12 +12,8 @@ import sys
 import time
 
 from django.conf import settings
-from django.contrib.auth import get_user_model
+from django.core.management import call_command
 from django.core.management.base import BaseCommand
-
-from mapapp.demo import DEMO_USERNAME
-
-from .seed_demo import LOGIN_LINE
 
 
 class Command(BaseCommand):
@@ -26,8 +22,14 @@ class Command(BaseCommand):
     def add_arguments(self, parser):
         parser.add_argument("--addr", default="127.0.0.1:8000")
         parser.add_argument("--concurrency", type=int, default=2)
+        parser.add_argument(
+            "--seed-demo", action="store_true", help="Add the demo city first if the database is empty."
+        )
 
-    def handle(self, *args, addr: str, concurrency: int, **options):
+    def handle(self, *args, addr: str, concurrency: int, seed_demo: bool, **options):
+        if seed_demo:
+            # seed_demo prints the demo login (after checking it still works): once, here.
+            call_command("seed_demo", "--if-empty", stdout=self.stdout, stderr=self.stderr)
         python = sys.executable
         worker_cmd = [python, "-m", "celery", "-A", "camerawatch", "worker", "--beat", "--loglevel", "info"]
         worker_cmd += ["--concurrency", str(concurrency), "--schedule", settings.CELERY_BEAT_SCHEDULE_FILENAME]
@@ -55,6 +57,4 @@ class Command(BaseCommand):
 
     def _announce(self, addr: str) -> None:
         self.stdout.write(self.style.SUCCESS(f"\nCameraWatch is starting at http://{addr}/"))
-        if get_user_model().objects.filter(username=DEMO_USERNAME, is_active=True).exists():
-            self.stdout.write(LOGIN_LINE)
         self.stdout.write("Press Ctrl-C to stop the web server and the worker.\n")
