@@ -291,6 +291,22 @@ CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 # pending-sightings sweeper re-queues it, so a slow broker must not hang the volunteer's request.
 CELERY_TASK_PUBLISH_RETRY_POLICY = {"max_retries": 2, "interval_start": 0, "interval_step": 0.5}
 CELERY_BEAT_SCHEDULE_FILENAME = str(VAR_DIR / "celerybeat-schedule")
+# The sweeper re-queues sightings stuck in "pending" (a lost broker message, a worker killed
+# before it acked on a broker without redelivery). Every minute is cheap: one indexed query.
+CELERY_BEAT_SCHEDULE = {
+    "sweep-pending-sightings": {"task": "mapapp.tasks.sweep_pending_sightings", "schedule": 60.0},
+}
+
+# --- Dedupe ---------------------------------------------------------------------------------
+# See mapapp/dedupe/__init__.py for the scoring and bench/README.md for how the defaults were
+# chosen (the accuracy benchmark's F1 per radius).
+DEDUPE_RADIUS_M = envfloat("DEDUPE_RADIUS_M", "25", minimum=1)
+DEDUPE_ACCURACY_CAP_M = envfloat("DEDUPE_ACCURACY_CAP_M", "15", minimum=0)
+DEDUPE_DIRECTION_TOLERANCE = envfloat("DEDUPE_DIRECTION_TOLERANCE", "45", minimum=0)
+DEDUPE_THRESHOLD = envfloat("DEDUPE_THRESHOLD", "0")
+# A sighting still pending after this long is re-queued by the sweeper. Longer than a task's
+# worst retry back-off in normal operation, so a healthy queue is never double-fed.
+SWEEP_PENDING_AFTER_SECONDS = envint("SWEEP_PENDING_AFTER_SECONDS", "300", minimum=1)
 CELERY_WORKER_HIJACK_ROOT_LOGGER = False
 
 # --- Maps and geocoding ---------------------------------------------------------------------

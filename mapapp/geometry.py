@@ -84,3 +84,24 @@ def area_km2(geometry: dict) -> float:
     for outer, *holes in polygons_of(geometry):
         total += ring_area_m2(outer) - sum(ring_area_m2(h) for h in holes)
     return max(total, 0.0) / 1e6
+
+
+def contains(geometry: dict, lon: float, lat: float) -> bool:
+    """Whether a point lies inside a Polygon or MultiPolygon (holes excluded).
+
+    Even-odd ray casting in plain lon/lat, which is exact for the question "which side of each
+    edge" as long as edges are short compared with the Earth (city districts are). A point
+    exactly on an edge may fall either way.
+    """
+    for rings in polygons_of(geometry):
+        if rings and _in_ring(rings[0], lon, lat) and not any(_in_ring(hole, lon, lat) for hole in rings[1:]):
+            return True
+    return False
+
+
+def _in_ring(ring: Ring, x: float, y: float) -> bool:
+    inside = False
+    for (x1, y1), (x2, y2) in _pairs(ring):
+        if (y1 > y) != (y2 > y) and x < x1 + (y - y1) * (x2 - x1) / (y2 - y1):
+            inside = not inside
+    return inside

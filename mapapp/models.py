@@ -138,8 +138,12 @@ class Neighbourhood(models.Model):
 
 
 class CameraQuerySet(BBoxQuerySet):
+    def live(self) -> CameraQuerySet:
+        """Cameras that stand for a physical camera: not the tombstone of a merge."""
+        return self.filter(merged_into__isnull=True)
+
     def public(self) -> CameraQuerySet:
-        return self.exclude(status=Camera.Status.REMOVED)
+        return self.live().exclude(status=Camera.Status.REMOVED)
 
 
 class CameraStatus(models.TextChoices):
@@ -175,6 +179,9 @@ class Camera(CameraAttributes):
     osm_id = models.BigIntegerField("OSM node id", null=True, blank=True)
     # The raw OSM tags as imported, so normalising a dirty value never destroys it.
     osm_tags = models.JSONField(default=dict, blank=True)
+    # Set when this camera was merged into another. The row stays as a tombstone so that links
+    # to it keep working (they forward) and the merge can be undone with the same id.
+    merged_into = models.ForeignKey("self", null=True, blank=True, on_delete=models.PROTECT, related_name="absorbed")
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
 
@@ -253,6 +260,9 @@ class Sighting(CameraAttributes):
     status = models.CharField(max_length=10, choices=Status.choices, default=Status.PENDING)
     processed_at = models.DateTimeField(null=True, blank=True)
     camera = models.ForeignKey(Camera, null=True, blank=True, on_delete=models.SET_NULL, related_name="sightings")
+    # A moderator placed this sighting (split or merge). Recluster leaves it on its camera, since
+    # an expert's decision outranks the algorithm's.
+    pinned = models.BooleanField(default=False)
 
     objects = SightingQuerySet.as_manager()
 
@@ -284,6 +294,60 @@ class Sighting(CameraAttributes):
 
     def __str__(self) -> str:
         return f"Sighting {self.pk} ({self.status})"
+
+
+class AssignmentKind(models.TextChoices):
+    FOUNDED = "founded", "Founded a new camera"
+    MATCHED = "matched", "Matched an existing camera"
+    IMPORTED = "imported", "Imported with its camera"
+    SPLIT = "split", "Split off by a moderator"
+    MERGED = "merged", "Moved by a camera merge"
+    UNMERGED = "unmerged", "Moved back by undoing a merge"
+    RECLUSTERED = "reclustered", "Moved by a recluster"
+
+
+class Assignment(models.Model):
+    """Which camera a sighting joined, when, how and with what score: the history of every merge.
+
+    Append-only, like AuditEvent. `Sighting.camera` is the current state; these rows are how it
+    came about, so any merge can be explained to a resident and undone by a moderator.
+    """
+
+    Kind = AssignmentKind
+
+    sighting = models.ForeignKey(Sighting, on_delete=models.PROTECT, related_name="assignments")
+    camera = models.ForeignKey(Camera, on_delete=models.PROTECT, related_name="assignments")
+    previous_camera = models.ForeignKey(Camera, null=True, blank=True, on_delete=models.PROTECT, related_name="+")
+    kind = models.CharField(max_length=12, choices=Kind.choices)
+    # The dedupe score with which the sighting joined (null when it founded the camera or a
+    # person moved it). Low scores are the merges worth a moderator's second look.
+    score = models.FloatField(null=True, blank=True)
+    distance_m = models.FloatField(null=True, blank=True)
+    actor = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        indexes = [
+            # A sighting's history (and "which merge moved it here?" when undoing a merge).
+            models.Index(fields=["sighting", "created_at"], name="assignment_sighting_idx"),
+            # A camera's history page.
+            models.Index(fields=["camera", "created_at"], name="assignment_camera_idx"),
+            # The moderators' "recent low-score merges" queue.
+            models.Index(fields=["kind", "created_at"], name="assignment_kind_recent_idx"),
+        ]
+        constraints = [
+            models.CheckConstraint(condition=Q(kind__in=AssignmentKind.values), name="assignment_kind_valid"),
+        ]
+
+    def __str__(self) -> str:
+        return f"sighting {self.sighting_id} {self.kind} camera {self.camera_id}"
+
+    def save(self, *args: object, **kwargs: object) -> None:
+        if not self._state.adding:
+            raise PermissionError("Assignments are append-only")
+        super().save(*args, **kwargs)
 
 
 class VoteVerdict(models.TextChoices):

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from mapapp import services
-from mapapp.models import Sighting
+from mapapp.models import Assignment, Camera, Sighting
 from mapapp.tasks import dedupe_sighting
 from tests.support import wait_until
 
@@ -34,15 +34,26 @@ def test_the_task_is_queued_only_after_the_sighting_commits(django_capture_on_co
 def test_running_the_task_twice_changes_nothing_the_second_time(volunteer):
     sighting = services.sighting_submit(reporter=volunteer, data=SPOT).sighting
 
-    assert dedupe_sighting(sighting.pk) is True
+    camera_id = dedupe_sighting(sighting.pk)
     first = Sighting.objects.get(pk=sighting.pk)
-    assert dedupe_sighting(sighting.pk) is False
+    cameras_after_first = list(Camera.objects.values_list("pk", "lat", "lon", "sighting_count", "updated_at"))
+    assert dedupe_sighting(sighting.pk) is None
     second = Sighting.objects.get(pk=sighting.pk)
 
+    assert camera_id is not None
     assert (
-        (first.status, first.processed_at) == (second.status, second.processed_at) == ("processed", first.processed_at)
+        (first.status, first.processed_at, first.camera_id)
+        == (
+            second.status,
+            second.processed_at,
+            second.camera_id,
+        )
+        == ("processed", first.processed_at, camera_id)
     )
+    assert list(Camera.objects.values_list("pk", "lat", "lon", "sighting_count", "updated_at")) == cameras_after_first
+    assert Assignment.objects.filter(sighting=sighting).count() == 1
 
 
 def test_the_task_ignores_a_sighting_that_no_longer_exists(db):
-    assert dedupe_sighting(987654) is False
+    assert dedupe_sighting(987654) is None
+    assert not Camera.objects.exists()

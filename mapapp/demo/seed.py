@@ -10,7 +10,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from .. import geometry, services
-from ..models import Camera, Neighbourhood, Sighting
+from ..models import Assignment, Camera, Neighbourhood, Sighting
 from .generate import DEMO_EMAIL_DOMAIN, DEMO_PASSWORD, DEMO_USERNAME, DemoAlreadySeeded, DemoCity, DemoSummary
 
 # --- The write service ------------------------------------------------------------------------
@@ -97,6 +97,16 @@ def demo_seed(*, city: DemoCity) -> DemoSummary:
             )
         )
     Sighting.objects.bulk_create(sightings, batch_size=500)
+    # History as if the worker had processed them: the first sighting of a camera founded it.
+    founders: set[int] = set()
+    history = []
+    for sighting in sightings:
+        kind = Assignment.Kind.MATCHED if sighting.camera_id in founders else Assignment.Kind.FOUNDED
+        founders.add(sighting.camera_id)
+        history.append(
+            Assignment(sighting=sighting, camera_id=sighting.camera_id, kind=kind, created_at=sighting.processed_at)
+        )
+    Assignment.objects.bulk_create(history, batch_size=500)
     summary = DemoSummary(len(hoods), len(cameras), len(sightings), len(volunteers))
     services.audit_record(
         action="demo_seed",

@@ -14,7 +14,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from .. import services, vocab
-from ..models import Camera, CameraAttributes, Sighting
+from ..models import Assignment, Camera, CameraAttributes, Sighting
 from .common import ImportRejected, describe
 
 OSM_USERNAME, OSM_HANDLE = "openstreetmap", "OpenStreetMap"
@@ -307,7 +307,9 @@ class ImportSummary:
 # --- OSM: writing ------------------------------------------------------------------------------
 
 CAMERA_SYNCED = ("lat", "lon", "osm_tags", *CameraAttributes.ATTRIBUTE_FIELDS)
-SIGHTING_SYNCED = ("lat", "lon", "camera_id", *CameraAttributes.ATTRIBUTE_FIELDS)
+# camera_id is set when the sighting is created and never re-synced: after that, the sighting's
+# camera is dedupe's and the moderators' to change (with history), not the importer's.
+SIGHTING_SYNCED = ("lat", "lon", *CameraAttributes.ATTRIBUTE_FIELDS)
 
 
 @transaction.atomic
@@ -401,11 +403,12 @@ def _write_sightings(rows: Rows, *, camera_ids: dict[int, int], reporter: Abstra
     new: list[Sighting] = []
     changed: list[Sighting] = []
     for client_id, (node, normalised) in by_client_id.items():
-        values = {"lat": node.lat, "lon": node.lon, "camera_id": camera_ids[node.osm_id], **normalised.attributes}
+        values = {"lat": node.lat, "lon": node.lon, **normalised.attributes}
         row = existing.get(client_id)
         if row is None:
             new.append(
                 Sighting(
+                    camera_id=camera_ids[node.osm_id],
                     reporter=reporter,
                     client_id=client_id,
                     source=Sighting.Source.IMPORT,
@@ -419,4 +422,8 @@ def _write_sightings(rows: Rows, *, camera_ids: dict[int, int], reporter: Abstra
         elif any(row[k] != v for k, v in values.items()):
             changed.append(Sighting(pk=row["pk"], **values))
     Sighting.objects.bulk_create(new, batch_size=500)
+    Assignment.objects.bulk_create(
+        (Assignment(sighting=s, camera_id=s.camera_id, kind=Assignment.Kind.IMPORTED, created_at=now) for s in new),
+        batch_size=500,
+    )
     Sighting.objects.bulk_update(changed, list(SIGHTING_SYNCED), batch_size=500)

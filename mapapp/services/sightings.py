@@ -1,4 +1,4 @@
-"""Services: every write to CameraWatch's data goes through a function here.
+"""Sighting services: storing a volunteer's report and queuing its processing.
 
 Views, serializers, management commands and tasks translate their input and call one of these.
 Each takes keyword-only arguments, validates the domain rules (model validators and photo checks)
@@ -14,16 +14,14 @@ from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
 
-from django.contrib.auth import get_user_model
 from django.contrib.auth.models import AbstractBaseUser
 from django.core.exceptions import ValidationError
 from django.core.files.base import ContentFile
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
-from . import photos
-from .handles import make_handle
-from .models import AuditEvent, Profile, Sighting
+from .. import photos
+from ..models import Sighting
 
 log = logging.getLogger(__name__)
 
@@ -47,46 +45,6 @@ class IdempotencyConflict(Exception):
 class SubmitResult:
     sighting: Sighting
     created: bool
-
-
-# --- Accounts -------------------------------------------------------------------------------
-
-
-def profile_ensure(*, user: AbstractBaseUser, is_system: bool = False) -> Profile:
-    """The user's profile, created with a fresh unique handle if it does not exist yet.
-
-    Accounts made outside sign-up (createsuperuser, the admin) get their handle on first use.
-    """
-    try:
-        return user.profile
-    except Profile.DoesNotExist:
-        pass
-    for _ in range(20):
-        try:
-            with transaction.atomic():
-                return Profile.objects.create(user=user, handle=make_handle(), is_system=is_system)
-        except IntegrityError:
-            if Profile.objects.filter(user=user).exists():
-                return Profile.objects.get(user=user)
-    raise RuntimeError("Could not find a free handle after 20 tries")
-
-
-@transaction.atomic
-def volunteer_signup(*, username: str, email: str, password: str | None) -> AbstractBaseUser:
-    """A new volunteer with a fresh handle. password=None makes an account nobody can log in to."""
-    user = get_user_model().objects.create_user(username=username, email=email, password=password)
-    profile_ensure(user=user)
-    return user
-
-
-def system_user(*, username: str, handle: str) -> AbstractBaseUser:
-    """An account that owns machine-made records (imports, demo data). It cannot log in."""
-    user, created = get_user_model().objects.get_or_create(username=username, defaults={"is_active": False})
-    if created:
-        user.set_unusable_password()
-        user.save(update_fields=["password"])
-        Profile.objects.create(user=user, handle=handle, is_system=True)
-    return user
 
 
 # --- Sightings ------------------------------------------------------------------------------
@@ -177,40 +135,6 @@ def sighting_enqueue(*, sighting_id: int) -> None:
     sighting stays pending and is picked up later by the sweeper; the volunteer's request still
     succeeds (robust=True logs the error instead of raising it).
     """
-    from .tasks import dedupe_sighting
+    from ..tasks import dedupe_sighting
 
     transaction.on_commit(lambda: dedupe_sighting.delay(sighting_id), robust=True)
-
-
-def sighting_process(*, sighting_id: int) -> bool:
-    """Mark a pending sighting processed. Returns False if there was nothing to do.
-
-    The conditional UPDATE is the claim: of two workers that get the same message, only the one
-    whose update matched a pending row does the work, so running this twice equals running it once.
-    The Dedupe issue replaces the body with matching against cameras.
-    """
-    claimed = Sighting.objects.filter(pk=sighting_id, status=Sighting.Status.PENDING).update(
-        status=Sighting.Status.PROCESSED, processed_at=timezone.now()
-    )
-    return claimed == 1
-
-
-# --- Audit ----------------------------------------------------------------------------------
-
-
-def audit_record(
-    *,
-    action: str,
-    target: Any,
-    actor: AbstractBaseUser | None = None,
-    reason: str = "",
-    data: dict[str, Any] | None = None,
-) -> AuditEvent:
-    return AuditEvent.objects.create(
-        actor=actor,
-        action=action,
-        target_type=type(target).__name__.lower() if target is not None else "",
-        target_id=getattr(target, "pk", None),
-        reason=reason,
-        data=data or {},
-    )

@@ -1,0 +1,47 @@
+"""Account services: volunteers, their public handles, and system accounts."""
+
+from __future__ import annotations
+
+from django.contrib.auth import get_user_model
+from django.contrib.auth.models import AbstractBaseUser
+from django.db import IntegrityError, transaction
+
+from ..handles import make_handle
+from ..models import Profile
+
+
+def profile_ensure(*, user: AbstractBaseUser, is_system: bool = False) -> Profile:
+    """The user's profile, created with a fresh unique handle if it does not exist yet.
+
+    Accounts made outside sign-up (createsuperuser, the admin) get their handle on first use.
+    """
+    try:
+        return user.profile
+    except Profile.DoesNotExist:
+        pass
+    for _ in range(20):
+        try:
+            with transaction.atomic():
+                return Profile.objects.create(user=user, handle=make_handle(), is_system=is_system)
+        except IntegrityError:
+            if Profile.objects.filter(user=user).exists():
+                return Profile.objects.get(user=user)
+    raise RuntimeError("Could not find a free handle after 20 tries")
+
+
+@transaction.atomic
+def volunteer_signup(*, username: str, email: str, password: str | None) -> AbstractBaseUser:
+    """A new volunteer with a fresh handle. password=None makes an account nobody can log in to."""
+    user = get_user_model().objects.create_user(username=username, email=email, password=password)
+    profile_ensure(user=user)
+    return user
+
+
+def system_user(*, username: str, handle: str) -> AbstractBaseUser:
+    """An account that owns machine-made records (imports, demo data). It cannot log in."""
+    user, created = get_user_model().objects.get_or_create(username=username, defaults={"is_active": False})
+    if created:
+        user.set_unusable_password()
+        user.save(update_fields=["password"])
+        Profile.objects.create(user=user, handle=handle, is_system=True)
+    return user

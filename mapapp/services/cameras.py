@@ -1,0 +1,427 @@
+"""Camera services: dedupe a sighting into a camera, split, merge and undo a merge.
+
+The decisions are made by the pure core in mapapp.dedupe; these functions read its inputs from
+the database, lock the area (see locks.py), and write the outcome with its history: every change
+of a sighting's camera leaves an Assignment row (which camera, how, the score, when), and every
+moderator action an AuditEvent.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from datetime import timedelta
+from typing import Any
+
+from django.conf import settings
+from django.contrib.auth.models import AbstractBaseUser
+from django.core.exceptions import ValidationError
+from django.db import transaction
+from django.utils import timezone
+
+from .. import dedupe
+from ..models import Assignment, Camera, CameraAttributes, Sighting, Vote
+from . import locks
+from .audit import audit_record
+
+log = logging.getLogger(__name__)
+
+ATTRIBUTES = CameraAttributes.ATTRIBUTE_FIELDS
+# Candidate search reaches a little past the widest gate: camera centres are floats and the
+# bbox is an approximation; the geodesic in dedupe.best_match makes the actual decision.
+SEARCH_SLACK_M = 5.0
+
+
+def dedupe_params() -> dedupe.Params:
+    return dedupe.Params(
+        radius_m=settings.DEDUPE_RADIUS_M,
+        accuracy_cap_m=settings.DEDUPE_ACCURACY_CAP_M,
+        direction_tolerance=settings.DEDUPE_DIRECTION_TOLERANCE,
+        threshold=settings.DEDUPE_THRESHOLD,
+    )
+
+
+@dataclass(frozen=True)
+class ProcessResult:
+    sighting_id: int
+    camera_id: int
+    founded: bool
+    score: float | None
+
+
+@dataclass(frozen=True)
+class CameraChange:
+    camera: Camera
+    event_id: int
+
+
+# --- Reading inputs for the pure core ----------------------------------------------------------
+
+
+def _unknown_to_none(value: Any) -> Any:
+    return None if value in dedupe.UNKNOWN_VALUES else value
+
+
+def report_of(row: dict[str, Any] | Sighting) -> dedupe.Report:
+    get = row.get if isinstance(row, dict) else lambda name: getattr(row, name)
+    return dedupe.Report(
+        id=get("id"),
+        lat=get("lat"),
+        lon=get("lon"),
+        reporter=get("reporter_id"),
+        accuracy_m=get("accuracy_m"),
+        direction=get("direction"),
+        camera_type=_unknown_to_none(get("camera_type")),
+        camera_mount=_unknown_to_none(get("camera_mount")),
+    )
+
+
+def candidates_near(lat: float, lon: float, params: dedupe.Params) -> list[dedupe.Candidate]:
+    """Live cameras around a point, as the matcher sees them (centre, consensus, reporters)."""
+    reach = params.max_gate_m + SEARCH_SLACK_M
+    box = dedupe.bbox_around(lat, lon, reach)
+    cameras = Camera.objects.live()
+    if box is not None:
+        cameras = cameras.in_bbox(*box)
+    else:  # near a pole or across the antimeridian: a latitude band, all longitudes
+        dlat = reach / dedupe.metres_per_degree(lat)[0]
+        cameras = cameras.filter(lat__gte=lat - dlat, lat__lte=lat + dlat)
+    rows = list(cameras.values("id", "lat", "lon", "direction", "camera_type", "camera_mount"))
+    if not rows:
+        return []
+    reporters: dict[int, set[int]] = {row["id"]: set() for row in rows}
+    accuracies: dict[int, list[float]] = {row["id"]: [] for row in rows}
+    members = Sighting.objects.filter(camera_id__in=list(reporters), status=Sighting.Status.PROCESSED)
+    for camera_id, reporter_id, accuracy in members.values_list("camera_id", "reporter_id", "accuracy_m"):
+        reporters[camera_id].add(reporter_id)
+        if accuracy is not None:
+            accuracies[camera_id].append(accuracy)
+    return [
+        dedupe.Candidate(
+            id=row["id"],
+            lat=row["lat"],
+            lon=row["lon"],
+            reporters=frozenset(reporters[row["id"]]),
+            accuracy_m=sorted(accuracies[row["id"]])[len(accuracies[row["id"]]) // 2]
+            if accuracies[row["id"]]
+            else None,
+            direction=row["direction"],
+            camera_type=_unknown_to_none(row["camera_type"]),
+            camera_mount=_unknown_to_none(row["camera_mount"]),
+        )
+        for row in rows
+    ]
+
+
+# --- Camera state from its sightings --------------------------------------------------------------
+
+SUMMARY_FIELDS = ("id", "lat", "lon", "accuracy_m", "observed_at", *ATTRIBUTES)
+
+
+def summary_values(rows: list[dict[str, Any]], params: dedupe.Params) -> dict[str, Any]:
+    """A camera's position, consensus attributes, agreement and counts from its sightings' rows."""
+    lat, lon = dedupe.robust_centre([(r["lat"], r["lon"], r["accuracy_m"]) for r in rows], params)
+    consensus = dedupe.attribute_consensus(rows, ATTRIBUTES, direction_tolerance=params.direction_tolerance)
+    values: dict[str, Any] = {"lat": lat, "lon": lon}
+    for name, result in consensus.items():
+        field = Camera._meta.get_field(name)
+        values[name] = result.value if result.value is not None else (None if field.null else field.default)
+    if values["direction"] is not None:
+        values["direction"] = int(values["direction"]) % 360
+    values["agreement"] = {
+        name: {"share": round(result.share, 3), "reports": result.known}
+        for name, result in consensus.items()
+        if result.known
+    }
+    values["sighting_count"] = len(rows)
+    values["first_seen"] = min(r["observed_at"] for r in rows)
+    values["last_seen"] = max(r["observed_at"] for r in rows)
+    return values
+
+
+def camera_refresh(*, camera_id: int, params: dedupe.Params | None = None) -> bool:
+    """Recompute a camera from its processed sightings. False if it has none left."""
+    params = params or dedupe_params()
+    rows = list(
+        Sighting.objects.filter(camera_id=camera_id, status=Sighting.Status.PROCESSED)
+        .order_by("pk")
+        .values(*SUMMARY_FIELDS)
+    )
+    if not rows:
+        return False
+    Camera.objects.filter(pk=camera_id).update(**summary_values(rows, params), updated_at=timezone.now())
+    return True
+
+
+def _camera_from(sighting: Sighting, *, params: dedupe.Params, provenance: str = Camera.Provenance.VOLUNTEER) -> Camera:
+    row = {name: getattr(sighting, name) for name in SUMMARY_FIELDS if name != "id"}
+    return Camera.objects.create(provenance=provenance, **summary_values([row], params))
+
+
+# --- The dedupe task's service ------------------------------------------------------------------
+
+
+def sighting_process(*, sighting_id: int, params: dedupe.Params | None = None) -> ProcessResult | None:
+    """Put a pending sighting into its camera: the best-scoring nearby camera, or a new one.
+
+    Returns None when there is nothing to do (already processed, rejected or missing), so running
+    it twice equals running it once. Race-free: the area lock (locks.py) serialises every worker
+    whose sighting could join the same camera; the sighting's status is re-read under the lock.
+    """
+    params = params or dedupe_params()
+    with transaction.atomic():
+        position = Sighting.objects.filter(pk=sighting_id, status=Sighting.Status.PENDING).values("lat", "lon").first()
+        if position is None:
+            return None
+        locks.lock_area([(position["lat"], position["lon"])], reach_m=params.max_gate_m)
+        sighting = Sighting.objects.select_for_update().filter(pk=sighting_id, status=Sighting.Status.PENDING).first()
+        if sighting is None:
+            return None  # another worker finished it while we waited for the lock
+        match = dedupe.best_match(report_of(sighting), candidates_near(sighting.lat, sighting.lon, params), params)
+        now = timezone.now()
+        if match is None:
+            camera_id = _camera_from(sighting, params=params).pk
+        else:
+            camera_id = Camera.objects.select_for_update().values_list("pk", flat=True).get(pk=match.camera_id)
+        Sighting.objects.filter(pk=sighting.pk).update(
+            camera_id=camera_id, status=Sighting.Status.PROCESSED, processed_at=now
+        )
+        Assignment.objects.create(
+            sighting_id=sighting.pk,
+            camera_id=camera_id,
+            kind=Assignment.Kind.FOUNDED if match is None else Assignment.Kind.MATCHED,
+            score=None if match is None else round(match.score, 4),
+            distance_m=None if match is None else round(match.distance_m, 2),
+            created_at=now,
+        )
+        if match is not None:
+            camera_refresh(camera_id=camera_id, params=params)
+    return ProcessResult(
+        sighting_id=sighting_id,
+        camera_id=camera_id,
+        founded=match is None,
+        score=None if match is None else match.score,
+    )
+
+
+def sightings_sweep(*, older_than_s: int | None = None, limit: int = 1000) -> list[int]:
+    """Re-queue sightings stuck in pending; returns their ids.
+
+    Safe to over-queue: the task claims a sighting only while it is pending, so a sighting whose
+    first message was merely slow is processed once.
+    """
+    from ..tasks import dedupe_sighting
+
+    older_than_s = settings.SWEEP_PENDING_AFTER_SECONDS if older_than_s is None else older_than_s
+    cutoff = timezone.now() - timedelta(seconds=older_than_s)
+    ids = list(
+        Sighting.objects.pending()
+        .filter(submitted_at__lte=cutoff)
+        .order_by("submitted_at")
+        .values_list("pk", flat=True)[:limit]
+    )
+    for sighting_id in ids:
+        dedupe_sighting.delay(sighting_id)
+    if ids:
+        log.warning("Sweeper re-queued %d pending sightings", len(ids))
+    return ids
+
+
+# --- Moderator actions: split, merge, undo -----------------------------------------------------
+
+
+def _lock_cameras(*cameras: Camera, params: dedupe.Params) -> None:
+    locks.lock_area([(c.lat, c.lon) for c in cameras], reach_m=params.max_gate_m)
+    list(Camera.objects.select_for_update().filter(pk__in=[c.pk for c in cameras]).order_by("pk").values("pk"))
+
+
+def _retire(camera_id: int, *, into: int) -> None:
+    """Make an emptied camera a tombstone that forwards to `into` (and forward its own tombstones)."""
+    Camera.objects.filter(merged_into_id=camera_id).update(merged_into_id=into)
+    Camera.objects.filter(pk=camera_id).update(merged_into_id=into, sighting_count=0, updated_at=timezone.now())
+
+
+@transaction.atomic
+def sighting_split(
+    *, sighting_id: int, actor: AbstractBaseUser | None, reason: str, params: dedupe.Params | None = None
+) -> CameraChange:
+    """Move a sighting off its camera into a camera of its own. Undo: merge the new camera back."""
+    params = params or dedupe_params()
+    sighting = Sighting.objects.select_related("camera").get(pk=sighting_id)
+    old = sighting.camera
+    if old is None or sighting.status != Sighting.Status.PROCESSED:
+        raise ValidationError("Only a processed sighting that belongs to a camera can be split off.")
+    _lock_cameras(old, params=params)
+    if not Sighting.objects.filter(camera=old, status=Sighting.Status.PROCESSED).exclude(pk=sighting.pk).exists():
+        raise ValidationError("This sighting is already its camera's only sighting; there is nothing to split.")
+    provenance = Camera.Provenance.OSM if sighting.source == Sighting.Source.IMPORT else Camera.Provenance.VOLUNTEER
+    new = _camera_from(sighting, params=params, provenance=provenance)
+    Sighting.objects.filter(pk=sighting.pk).update(camera=new, pinned=True)
+    Assignment.objects.create(
+        sighting=sighting, camera=new, previous_camera=old, kind=Assignment.Kind.SPLIT, actor=actor
+    )
+    camera_refresh(camera_id=old.pk, params=params)
+    camera_refresh(camera_id=new.pk, params=params)
+    event = audit_record(
+        action="sighting_split",
+        target=sighting,
+        actor=actor,
+        reason=reason,
+        data={"from_camera": old.pk, "to_camera": new.pk},
+    )
+    return CameraChange(camera=Camera.objects.get(pk=new.pk), event_id=event.pk)
+
+
+@transaction.atomic
+def camera_merge(
+    *,
+    source_id: int,
+    target_id: int,
+    actor: AbstractBaseUser | None,
+    reason: str,
+    params: dedupe.Params | None = None,
+) -> CameraChange:
+    """Merge camera `source` into `target`: its sightings and votes move, and it becomes a tombstone.
+
+    A volunteer who voted on both keeps their most recent vote; the other is deleted but kept in
+    the audit record, so `camera_unmerge` can restore it. Moderators may merge against the dedupe
+    rules (say, one volunteer's two reports that really are one camera): that is an expert's call.
+    """
+    params = params or dedupe_params()
+    if source_id == target_id:
+        raise ValidationError("A camera cannot be merged into itself.")
+    source, target = Camera.objects.get(pk=source_id), Camera.objects.get(pk=target_id)
+    _lock_cameras(source, target, params=params)
+    source.refresh_from_db()
+    target.refresh_from_db()
+    if source.merged_into_id or target.merged_into_id:
+        raise ValidationError("Only live cameras can be merged; one of these was already merged away.")
+    now = timezone.now()
+    moved = list(Sighting.objects.filter(camera=source).order_by("pk").values_list("pk", flat=True))
+    Sighting.objects.filter(pk__in=moved).update(camera=target, pinned=True)
+    Assignment.objects.bulk_create(
+        Assignment(
+            sighting_id=pk,
+            camera=target,
+            previous_camera=source,
+            kind=Assignment.Kind.MERGED,
+            actor=actor,
+            created_at=now,
+        )
+        for pk in moved
+    )
+    votes_moved, votes_dropped = _move_votes(source_id=source.pk, target_id=target.pk)
+    _retire(source.pk, into=target.pk)
+    camera_refresh(camera_id=target.pk, params=params)
+    event = audit_record(
+        action="camera_merge",
+        target=target,
+        actor=actor,
+        reason=reason,
+        data={"source": source.pk, "sightings": moved, "votes_moved": votes_moved, "votes_dropped": votes_dropped},
+    )
+    return CameraChange(camera=Camera.objects.get(pk=target.pk), event_id=event.pk)
+
+
+def _move_votes(*, source_id: int, target_id: int) -> tuple[list[int], list[dict[str, Any]]]:
+    moved: list[int] = []
+    dropped: list[dict[str, Any]] = []
+    on_target = {v.voter_id: v for v in Vote.objects.filter(camera_id=target_id)}
+    for vote in Vote.objects.filter(camera_id=source_id).order_by("pk"):
+        other = on_target.get(vote.voter_id)
+        if other is None:
+            moved.append(vote.pk)
+            continue
+        loser = vote if other.updated_at >= vote.updated_at else other
+        dropped.append(_vote_snapshot(loser))
+        loser.delete()
+        if loser is other:
+            moved.append(vote.pk)
+    Vote.objects.filter(pk__in=moved).update(camera_id=target_id)
+    return moved, dropped
+
+
+def _vote_snapshot(vote: Vote) -> dict[str, Any]:
+    return {
+        "camera": vote.camera_id,
+        "voter": vote.voter_id,
+        "verdict": vote.verdict,
+        "corrections": vote.corrections,
+        "created_at": vote.created_at.isoformat(),
+        "updated_at": vote.updated_at.isoformat(),
+    }
+
+
+@transaction.atomic
+def camera_unmerge(
+    *, camera_id: int, actor: AbstractBaseUser | None, reason: str, params: dedupe.Params | None = None
+) -> CameraChange:
+    """Undo the merge that retired `camera_id`: its sightings and votes go back, with the same id.
+
+    Sightings moved on since the merge (split off by a moderator, reclustered) stay where they are.
+    """
+    params = params or dedupe_params()
+    source = Camera.objects.get(pk=camera_id)
+    if source.merged_into_id is None:
+        raise ValidationError("This camera was not merged into another one.")
+    target = Camera.objects.get(pk=source.merged_into_id)
+    merge = next(
+        (e for e in _audit_events(action="camera_merge", target_id=target.pk) if e.data.get("source") == source.pk),
+        None,
+    )
+    if merge is None:
+        raise ValidationError("No merge record joins these two cameras, so there is nothing to undo.")
+    _lock_cameras(source, target, params=params)
+    back = list(
+        Sighting.objects.filter(pk__in=merge.data["sightings"], camera=target)
+        .order_by("pk")
+        .values_list("pk", flat=True)
+    )
+    if not back:
+        raise ValidationError("None of the merged sightings is still on that camera; nothing can go back.")
+    now = timezone.now()
+    Sighting.objects.filter(pk__in=back).update(camera=source)
+    Assignment.objects.bulk_create(
+        Assignment(
+            sighting_id=pk,
+            camera=source,
+            previous_camera=target,
+            kind=Assignment.Kind.UNMERGED,
+            actor=actor,
+            created_at=now,
+        )
+        for pk in back
+    )
+    Vote.objects.filter(pk__in=merge.data["votes_moved"], camera=target).update(camera=source)
+    for snapshot in merge.data["votes_dropped"]:
+        if (
+            snapshot["camera"] == source.pk
+            and not Vote.objects.filter(camera=source, voter_id=snapshot["voter"]).exists()
+        ):
+            Vote.objects.create(
+                camera=source,
+                voter_id=snapshot["voter"],
+                verdict=snapshot["verdict"],
+                corrections=snapshot["corrections"],
+            )
+    Camera.objects.filter(pk=source.pk).update(merged_into=None)
+    camera_refresh(camera_id=source.pk, params=params)
+    camera_refresh(camera_id=target.pk, params=params)
+    event = audit_record(
+        action="camera_unmerge",
+        target=source,
+        actor=actor,
+        reason=reason,
+        data={"from_camera": target.pk, "sightings": back, "merge_event": merge.pk},
+    )
+    return CameraChange(camera=Camera.objects.get(pk=source.pk), event_id=event.pk)
+
+
+def _audit_events(*, action: str, target_id: int) -> list[Any]:
+    from ..models import AuditEvent
+
+    return list(
+        AuditEvent.objects.filter(action=action, target_type="camera", target_id=target_id).order_by(
+            "-created_at", "-pk"
+        )
+    )
