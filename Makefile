@@ -5,7 +5,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 VENDOR := static/vendor
 
-.PHONY: run test setup assets lint format bench clean
+.PHONY: run test setup assets lint format bench bench-dedupe clean
 
 $(PY):
 	@$(PYTHON) -c 'import sys; sys.exit(sys.version_info < (3, 11))' \
@@ -55,6 +55,15 @@ bench: $(VENV)/.dev-installed
 	@shopt -s nullglob; benches=(bench/bench_*.py); \
 	  if [ $${#benches[@]} -eq 0 ]; then echo "No benchmarks yet (see bench/README.md)."; fi; \
 	  for b in "$${benches[@]}"; do $(PY) "$$b" || exit 1; done
+
+# Dedupe's four measurements (issue 3). Accuracy and batch speed need only the shared datasets;
+# incremental latency and end-to-end throughput need PostgreSQL and Redis on 127.0.0.1 and say
+# so loudly if they are not there.
+bench-dedupe: $(VENV)/.dev-installed
+	$(PY) bench/bench_dedupe_accuracy.py
+	$(PY) bench/bench_dedupe_batch.py
+	$(PY) bench/bench_dedupe_incremental.py
+	$(PY) bench/bench_dedupe_e2e.py
 
 clean:
 	rm -rf $(VENV) node_modules $(VENDOR) staticfiles

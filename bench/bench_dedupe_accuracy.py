@@ -24,7 +24,6 @@ import os
 import statistics
 import sys
 import time
-from collections import Counter
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
@@ -74,6 +73,8 @@ def methods(params: dedupe.Params, *, replay: bool) -> list[tuple[str, Method]]:
     out: list[tuple[str, Method]] = [("ours: batch cluster", lambda rs: dedupe.cluster(rs, params))]
     if replay:
         out.append(("ours: incremental replay", lambda rs: dedupe.replay(rs, params)))
+        # The rule the worker used before regrouping: kept as a comparison, not a target.
+        out.append(("earlier: greedy replay", lambda rs: dedupe.replay(rs, params, greedy=True)))
     for ms in DBSCAN_MIN_SAMPLES:
         out.append(
             (f"DBSCAN eps={params.radius_m:g} min_samples={ms}", lambda rs, ms=ms: sim.dbscan(rs, params.radius_m, ms))
@@ -130,13 +131,13 @@ def run_dataset(
 # --- Printing -----------------------------------------------------------------------------------
 
 
-def table(title: str, header: Sequence[str], rows: Sequence[Sequence[str]], note: str = "") -> None:
+def table(title: str, header: Sequence[str], rows: Sequence[Sequence[str]], note: str = "", left: int = 1) -> None:
+    """A fixed-width table: the first `left` columns left-aligned (text), the rest right-aligned."""
     widths = [max(len(str(r[c])) for r in [header, *rows]) for c in range(len(header))]
 
     def line(cells: Sequence[str]) -> str:
-        first = f"{cells[0]:<{widths[0]}}"
-        rest = [f"{c:>{w}}" for c, w in zip(cells[1:], widths[1:], strict=True)]
-        return "  ".join([first, *rest]).rstrip()
+        out = [f"{c:<{w}}" if k < left else f"{c:>{w}}" for k, (c, w) in enumerate(zip(cells, widths, strict=True))]
+        return "  ".join(out).rstrip()
 
     rule = "-" * len(line(header))
     print()
@@ -155,12 +156,12 @@ def verdict(ok: bool) -> str:
     return "PASS" if ok else "FAIL"
 
 
-def check_targets(name: str, rows: dict[str, Row], params: dedupe.Params) -> bool:
-    """Print F1 ratios and a PASS/FAIL line per method of ours; True when all of ours pass."""
+def check_targets(name: str, rows: dict[str, Row], params: dedupe.Params) -> dict[str, bool]:
+    """Print F1 ratios and a PASS/FAIL line per method of ours; whether each of ours passed."""
     target = TARGETS[name]
     base1 = rows[f"DBSCAN eps={params.radius_m:g} min_samples=1"].median("f1")
     base3 = rows[f"DBSCAN eps={params.radius_m:g} min_samples=3"].median("f1")
-    all_ok = True
+    passed: dict[str, bool] = {}
     for row in rows.values():
         if not row.method.startswith("ours"):
             continue
@@ -168,17 +169,18 @@ def check_targets(name: str, rows: dict[str, Row], params: dedupe.Params) -> boo
         vs1 = f1 / base1 if base1 else float("inf")
         vs3 = f1 / base3 if base3 else float("inf")
         print(f"{row.method}: F1 / baseline F1 = {vs1:.2f}x (min_samples=1), {vs3:.2f}x (min_samples=3)")
+        tol = target.count_tolerance
         checks = [
-            (abs(ratio - 1.0) <= target.count_tolerance, f"count ratio {ratio:.3f} within ±{target.count_tolerance:.0%}"),
+            (abs(ratio - 1.0) <= tol, f"count ratio {ratio:.3f} within ±{tol:.0%}"),
             (f1 >= target.min_f1, f"F1 {f1:.3f} >= {target.min_f1:.2f}"),
         ]
         if target.min_f1_vs_baseline is not None:
             checks.append((vs1 >= target.min_f1_vs_baseline, f"F1 {vs1:.2f}x baseline >= {target.min_f1_vs_baseline}x"))
         ok = all(c for c, _ in checks)
-        all_ok &= ok
+        passed[row.method] = ok
         detail = "; ".join(f"{verdict(c)} {text}" for c, text in checks)
         print(f"  {verdict(ok)} [{name}, {row.method}]: {detail}")
-    return all_ok
+    return passed
 
 
 def print_explain(
@@ -186,15 +188,30 @@ def print_explain(
 ) -> None:
     assert row.labels is not None
     found = sim.explain(sightings, row.labels, cameras, params)
-    for kind, title in (
-        ("split", "one camera's report pairs that were split, by the pairwise rule that would decide them"),
-        ("merged", "two cameras' report pairs that were merged, by the real cameras' distance"),
-    ):
-        counts: Counter[str] = found[kind]
-        total = sum(counts.values())
-        rows = [(reason, f"{n:,}", f"{n / total:.0%}" if total else "-") for reason, n in counts.most_common()]
-        rows.append(("total", f"{total:,}", ""))
-        table(f"{name}, {row.method} (seed {seed}): {title}", ("reason", "pairs", "share"), rows)
+    split = found["split"]
+    total = sum(split.values())
+    rows = [(reason, f"{n:,}", f"{n / total:.0%}") for reason, n in split.most_common()]
+    rows.append(("total", f"{total:,}", ""))
+    table(
+        f"{name}, {row.method}, seed {seed}: pairs of one camera's sightings that were split, "
+        "by the pairwise rule that decides them",
+        ("reason", "pairs", "share"),
+        rows,
+    )
+    merged = found["merged"]
+    kinds = ("directions agree", "no direction")
+    rows = []
+    for _, band in sim.MERGE_BANDS:
+        counts = [merged[f"{band}|{k}"] for k in kinds]
+        rows.append((band, *(f"{n:,}" for n in counts), f"{merged[f'{band}|types conflict']:,}", f"{sum(counts):,}"))
+    total = sum(merged[f"{band}|{k}"] for _, band in sim.MERGE_BANDS for k in kinds)
+    rows.append(("total", "", "", "", f"{total:,}"))
+    table(
+        f"{name}, {row.method}, seed {seed}: pairs of two cameras' sightings that were merged, "
+        "by the real cameras' distance",
+        ("cameras apart", *kinds, "of which types conflict", "pairs"),
+        rows,
+    )
 
 
 # --- Sections -----------------------------------------------------------------------------------
@@ -211,14 +228,14 @@ def simulated_section(
         COLUMNS,
         [r.cells for r in rows.values()],
         note="Pairwise precision/recall/F1 over pairs of sightings; ARI = adjusted Rand index. "
-        "seconds = wall time of the grouping alone.",
+        "seconds = wall time of the grouping alone.\n"
+        "min_samples=3 barely differs from 1: every camera has 3 sightings, so nearly every sighting is a core point.",
     )
-    ok = check_targets(name, rows, params)
-    if args.explain or not ok:
-        for row in rows.values():
-            if row.method.startswith("ours"):
-                print_explain(name, row, first, seeds[0], cameras, params)
-    return ok
+    passed = check_targets(name, rows, params)
+    for row in rows.values():
+        if row.method.startswith("ours") and (args.explain or not passed[row.method]):
+            print_explain(name, row, first, seeds[0], cameras, params)
+    return passed
 
 
 def sweep_section(datasets: dict[str, sim.Cameras], seeds: Sequence[int], params: dedupe.Params) -> None:
@@ -287,11 +304,17 @@ def rotterdam_section(path: Path, params: dedupe.Params, seed: int) -> None:
         f"(radius {params.radius_m:g} m)",
         ("camera_type mapping", "method", "cameras"),
         rows,
-        note="No reporter is recorded, so every report counts as a different volunteer (the same-volunteer "
-        "rule never fires).\n"
-        "'vocab as is' = mapapp.vocab.CAMERA_TYPE.normalise(raw); 'labels pre-cleaned' strips the trailing "
-        "'Camera' and brackets first\n(Dome/Turret/360 -> dome, Bullet -> fixed, PTZ -> panning, Doorbell -> "
-        f"mount doorbell).\nRaw labels: {raw}.",
+        left=2,
+        note="\n".join(
+            (
+                "No reporter is recorded, so every report counts as a different volunteer "
+                "(the same-volunteer rule never fires).",
+                "'vocab as is' = mapapp.vocab.CAMERA_TYPE.normalise(raw). 'labels pre-cleaned' lower-cases and "
+                "strips the trailing 'Camera' and brackets first",
+                "(Dome/Turret/360 -> dome, Bullet -> fixed, PTZ -> panning; Doorbell -> mount doorbell).",
+                f"Raw labels: {raw}.",
+            )
+        ),
     )
 
 
@@ -340,7 +363,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 0
 
     loaded: dict[str, sim.Cameras] = {}
-    results: dict[str, bool] = {}
+    results: dict[str, dict[str, bool]] = {}
     for name in ("swiss", "alpr"):
         if name in wanted:
             loaded[name] = sim.load_osm_cameras(root / files[name], name)
@@ -351,7 +374,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         sweep_section(loaded, seeds, params)
     if results:
         print()
-        print("Targets: " + "; ".join(f"{name} {verdict(ok)}" for name, ok in results.items()))
+        summary = "; ".join(
+            f"{name}: " + ", ".join(f"{method.removeprefix('ours: ')} {verdict(ok)}" for method, ok in passed.items())
+            for name, passed in results.items()
+        )
+        print(f"Targets: {summary}")
     return 0
 
 

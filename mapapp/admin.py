@@ -11,6 +11,7 @@ from typing import Any
 
 from django.contrib import admin, messages
 from django.core.exceptions import ValidationError
+from django.db import transaction
 from django.db.models import QuerySet
 from django.http import HttpRequest
 from django.template.response import TemplateResponse
@@ -36,7 +37,10 @@ def _with_reason(
             error = "Please give a reason; it goes into the public audit log."
         else:
             try:
-                modeladmin.message_user(request, apply(reason), messages.SUCCESS)
+                # All selected objects or none: a refusal half-way leaves nothing done.
+                with transaction.atomic():
+                    done = apply(reason)
+                modeladmin.message_user(request, done, messages.SUCCESS)
                 return None
             except ValidationError as exc:
                 modeladmin.message_user(request, " ".join(exc.messages), messages.ERROR)
@@ -74,7 +78,7 @@ class CameraAdmin(admin.ModelAdmin):
     raw_id_fields = ("neighbourhood", "merged_into")
     actions = ("merge_cameras", "unmerge_cameras")
 
-    @admin.action(description="Merge the selected cameras into the oldest one")
+    @admin.action(description="Merge the selected cameras into the oldest one", permissions=("change",))
     def merge_cameras(self, request: HttpRequest, queryset: QuerySet) -> TemplateResponse | None:
         cameras = list(queryset.order_by("pk"))
         if len(cameras) < 2:
@@ -96,7 +100,7 @@ class CameraAdmin(admin.ModelAdmin):
             apply=apply,
         )
 
-    @admin.action(description="Undo the merge of the selected (merged-away) cameras")
+    @admin.action(description="Undo the merge of the selected (merged-away) cameras", permissions=("change",))
     def unmerge_cameras(self, request: HttpRequest, queryset: QuerySet) -> TemplateResponse | None:
         def apply(reason: str) -> str:
             for camera in queryset.order_by("pk"):
@@ -135,7 +139,7 @@ class SightingAdmin(admin.ModelAdmin):
     inlines = (AssignmentInline,)
     actions = ("split_sightings",)
 
-    @admin.action(description="Split the selected sightings off into cameras of their own")
+    @admin.action(description="Split the selected sightings off into cameras of their own", permissions=("change",))
     def split_sightings(self, request: HttpRequest, queryset: QuerySet) -> TemplateResponse | None:
         def apply(reason: str) -> str:
             made = [

@@ -304,6 +304,7 @@ class AssignmentKind(models.TextChoices):
     MERGED = "merged", "Moved by a camera merge"
     UNMERGED = "unmerged", "Moved back by undoing a merge"
     RECLUSTERED = "reclustered", "Moved by a recluster"
+    REGROUPED = "regrouped", "Moved when a new sighting regrouped its area"
 
 
 class Assignment(models.Model):

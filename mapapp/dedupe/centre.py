@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from .rules import DEFAULT_PARAMS, Candidate, Params, Report, angle_between, known
-from .spatial import metres_per_degree
+from .spatial import _E2, ecef
 
 
 def robust_centre(
@@ -17,20 +17,28 @@ def robust_centre(
 ) -> tuple[float, float]:
     """Huber M-estimate of (lat, lon) from (lat, lon, accuracy_m) points.
 
-    Works in a local tangent plane around the first point (metres), which is exact enough over
-    tens of metres and has no trouble at the antimeridian. Weights are 1/accuracy² (the inverse
-    variance); the estimate starts at the coordinate-wise weighted median, so one far-off report
-    cannot drag the start towards itself, then takes ten iteratively reweighted means in which a
-    report r metres away counts min(1, c/r) times its weight.
+    Works in the plane tangent to the ellipsoid at the first point, built from Earth-centred
+    (ECEF) coordinates, so it is the same computation at the antimeridian and at a pole (a
+    lat/lon plane would put two reports either side of the pole far apart). Over tens of metres
+    the plane departs from the surface by well under a millimetre. Weights are 1/accuracy² (the
+    inverse variance); the estimate starts at the coordinate-wise weighted median, so one
+    far-off report cannot drag the start towards itself, then takes ten iteratively reweighted
+    means in which a report r metres away counts min(1, c/r) times its weight.
     """
     if not points:
         raise ValueError("a centre needs at least one point")
     lat0, lon0 = points[0][0], points[0][1]
     if len(points) == 1:
         return lat0, lon0
-    m_lat, m_lon = metres_per_degree(lat0)
-    xs = [((lon - lon0 + 540.0) % 360.0 - 180.0) * m_lon for _, lon, _ in points]
-    ys = [(lat - lat0) * m_lat for lat, _, _ in points]
+    origin = [float(v) for v in ecef(lat0, lon0)]
+    phi, lam = math.radians(lat0), math.radians(lon0)
+    east = (-math.sin(lam), math.cos(lam), 0.0)
+    north = (-math.sin(phi) * math.cos(lam), -math.sin(phi) * math.sin(lam), math.cos(phi))
+    xs, ys = [], []
+    for lat, lon, _ in points:
+        d = [float(v) - o for v, o in zip(ecef(lat, lon), origin, strict=True)]
+        xs.append(sum(a * b for a, b in zip(d, east, strict=True)))
+        ys.append(sum(a * b for a, b in zip(d, north, strict=True)))
     ws = [1.0 / max(acc if acc is not None and acc > 0 else params.default_accuracy_m, 1.0) ** 2 for *_, acc in points]
     if len(points) == 2:
         x, y = _weighted_mean(xs, ys, ws)
@@ -42,8 +50,10 @@ def robust_centre(
                 for px, py, w in zip(xs, ys, ws, strict=True)
             ]
             x, y = _weighted_mean(xs, ys, rw)
-    lat = max(-90.0, min(90.0, lat0 + y / m_lat))
-    lon = (lon0 + (x / m_lon if m_lon > 0 else 0.0) + 540.0) % 360.0 - 180.0
+    px, py, pz = (o + x * e + y * n for o, e, n in zip(origin, east, north, strict=True))
+    # Geodetic latitude of a point on (or within a millimetre of) the ellipsoid's surface.
+    lat = math.degrees(math.atan2(pz, (1.0 - _E2) * math.hypot(px, py)))
+    lon = math.degrees(math.atan2(py, px)) if math.hypot(px, py) > 1e-6 else lon0
     return lat, lon
 
 

@@ -105,59 +105,77 @@ def candidate_pairs(xyz: np.ndarray, reach_m: float) -> tuple[np.ndarray, np.nda
     k = np.floor(xyz / reach_m).astype(np.int64) + _KEY_OFFSET
     keys = (k[:, 0] << (2 * _KEY_BITS)) | (k[:, 1] << _KEY_BITS) | k[:, 2]
     order = np.argsort(keys, kind="stable")
-    skeys = keys[order]
-    ucells, starts, counts = np.unique(skeys, return_index=True, return_counts=True)
-    cell_of = np.repeat(np.arange(len(ucells)), counts)  # cell index of each sorted point
-    out_i, out_j = [], []
+    ucells, starts, counts = np.unique(keys[order], return_index=True, return_counts=True)
+    # Speed: everything below works on positions in cell order, with one contiguous array per
+    # axis, so a cell pair's candidates read neighbouring memory; and each batch of candidates is
+    # cut to the pairs within reach at once (about a third in a city), so the full candidate
+    # list (three times the answer) never exists. Positions fit in int32 for any realistic N,
+    # which halves the memory traffic of the index arrays.
+    index = np.int32 if n < 2**31 else np.int64
+    starts, counts = starts.astype(index), counts.astype(index)
+    sx, sy, sz = (np.ascontiguousarray(xyz[order, axis], dtype=np.float64) for axis in range(3))
+    out_i: list[np.ndarray] = []
+    out_j: list[np.ndarray] = []
+    out_d: list[np.ndarray] = []
 
-    # Same cell: every i < j within the cell (in sorted positions).
-    multi = counts > 1
-    if multi.any():
-        c_start, c_count = starts[multi], counts[multi]
-        # For each point p in a multi cell, pair with the following points of its cell.
-        cells = np.nonzero(multi)[0]
-        pos_in = np.arange(n) - starts[cell_of]
-        members = np.isin(cell_of, cells)
-        p = np.nonzero(members)[0]
-        rest = (counts[cell_of[p]] - 1 - pos_in[p]).astype(np.int64)
-        i_idx = np.repeat(p, rest)
-        offs = _ranges(rest)
-        out_i.append(i_idx)
-        out_j.append(i_idx + 1 + offs)
-        del c_start, c_count
+    def keep_within_reach(points: np.ndarray, per_point: np.ndarray, pj: np.ndarray) -> None:
+        """Candidates (points[r], pj[k]) for k in the r-th run of `per_point` lengths: keep those within reach."""
+        # Each point's own coordinates are read once and repeated (cheaper than gathering them
+        # per candidate); arithmetic is in place. (dx² + dy²) + dz², dx = x_j - x_i, is bit for
+        # bit sqrt(((xyz[i] - xyz[j]) ** 2).sum(axis=1)).
+        d2 = sx[pj]
+        d2 -= sx[points].repeat(per_point)
+        d2 *= d2
+        for axis in (sy, sz):
+            delta = axis[pj]
+            delta -= axis[points].repeat(per_point)
+            delta *= delta
+            d2 += delta
+        d = np.sqrt(d2, out=d2)
+        near = np.flatnonzero(d <= reach_m)
+        out_i.append(points.repeat(per_point)[near])
+        out_j.append(pj[near])
+        out_d.append(d[near])
+
+    # Same cell: each point with the points after it in its cell.
+    multi = np.flatnonzero(counts > 1)
+    if len(multi):
+        points = _ranges(counts[multi], starts[multi])  # the points of cells with two or more
+        later = (starts[multi] + counts[multi]).repeat(counts[multi]) - 1 - points
+        keep_within_reach(points, later, points.repeat(later) + 1 + _ranges(later))
 
     for dx, dy, dz in _HALF_OFFSETS:
         delta = (dx << (2 * _KEY_BITS)) + (dy << _KEY_BITS) + dz
         target = ucells + delta
-        hit = np.searchsorted(ucells, target)
-        hit_c = np.minimum(hit, len(ucells) - 1)
-        found = ucells[hit_c] == target
-        if not found.any():
+        hit = np.minimum(np.searchsorted(ucells, target), len(ucells) - 1)
+        cells = np.flatnonzero(ucells[hit] == target)  # cells whose neighbour at this offset has points
+        if not len(cells):
             continue
-        nb_start = np.where(found, starts[hit_c], 0)
-        nb_count = np.where(found, counts[hit_c], 0)
-        per_point = nb_count[cell_of]
-        i_idx = np.repeat(np.arange(n), per_point)
-        j_idx = np.repeat(nb_start[cell_of], per_point) + _ranges(per_point)
-        out_i.append(i_idx)
-        out_j.append(j_idx)
+        nb = hit[cells]
+        per_point = counts[nb].repeat(counts[cells])
+        keep_within_reach(
+            _ranges(counts[cells], starts[cells]), per_point, _ranges(per_point, starts[nb].repeat(counts[cells]))
+        )
 
     si = np.concatenate(out_i) if out_i else empty
     sj = np.concatenate(out_j) if out_j else empty
+    d = np.concatenate(out_d) if out_d else np.zeros(0)
     i, j = order[si], order[sj]
-    d = np.sqrt(((xyz[i] - xyz[j]) ** 2).sum(axis=1))
-    near = d <= reach_m
-    i, j, d = i[near], j[near], d[near]
     swap = i > j
     i, j = np.where(swap, j, i), np.where(swap, i, j)
     return i, j, d
 
 
-def _ranges(counts: np.ndarray) -> np.ndarray:
-    """Concatenated aranges: [0..c0), [0..c1), ... without a Python loop."""
-    total = int(counts.sum())
+def _ranges(counts: np.ndarray, starts: np.ndarray | None = None) -> np.ndarray:
+    """Concatenated aranges [s0, s0 + c0), [s1, s1 + c1), ... (s = 0 by default), without a Python loop."""
+    total = int(counts.sum(dtype=np.int64))
+    dtype = counts.dtype if starts is None else np.result_type(counts, starts)
+    if total >= 2**31:
+        dtype = np.int64
     if total == 0:
-        return np.zeros(0, dtype=np.int64)
-    ends = np.cumsum(counts)
-    resets = np.repeat(ends - counts, counts)
-    return np.arange(total, dtype=np.int64) - resets
+        return np.zeros(0, dtype=dtype)
+    # Element k of run r is k - (first position of run r) + s_r: one repeat instead of one per term.
+    shift = np.cumsum(counts, dtype=np.int64) - counts
+    if starts is not None:
+        shift = shift - starts
+    return np.arange(total, dtype=dtype) - shift.astype(dtype).repeat(counts)

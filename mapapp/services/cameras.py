@@ -9,6 +9,7 @@ moderator action an AuditEvent.
 from __future__ import annotations
 
 import logging
+from collections import Counter
 from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
@@ -20,7 +21,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from .. import dedupe
-from ..models import Assignment, Camera, CameraAttributes, Sighting, Vote
+from ..models import Assignment, AuditEvent, Camera, CameraAttributes, Sighting, Vote
 from . import locks
 from .audit import audit_record
 
@@ -39,6 +40,16 @@ def dedupe_params() -> dedupe.Params:
         direction_tolerance=settings.DEDUPE_DIRECTION_TOLERANCE,
         threshold=settings.DEDUPE_THRESHOLD,
     )
+
+
+def lock_reach_m(params: dedupe.Params) -> float:
+    """How far around a point a writer locks: two gates.
+
+    A regroup touches the cameras whose centre is within one gate of the new sighting, and those
+    cameras' sightings, which lie about one more gate out. Locking two gates makes any two
+    writers whose work could overlap (within four gates of each other) share a cell.
+    """
+    return 2.0 * params.max_gate_m
 
 
 @dataclass(frozen=True)
@@ -76,8 +87,50 @@ def report_of(row: dict[str, Any] | Sighting) -> dedupe.Report:
     )
 
 
-def candidates_near(lat: float, lon: float, params: dedupe.Params) -> list[dedupe.Candidate]:
-    """Live cameras around a point, as the matcher sees them (centre, consensus, reporters)."""
+MEMBER_FIELDS = (
+    "id",
+    "lat",
+    "lon",
+    "accuracy_m",
+    "observed_at",
+    "reporter_id",
+    "camera_id",
+    "pinned",
+    "source",
+    *ATTRIBUTES,
+)
+
+
+@dataclass
+class Nearby:
+    """Live cameras around a point and their processed sightings (as value dicts)."""
+
+    cameras: list[dict[str, Any]]
+    members: dict[int, list[dict[str, Any]]]
+
+    def candidates(self) -> list[dedupe.Candidate]:
+        """The cameras as the greedy matcher sees them: stored centre and consensus, reporters."""
+        out = []
+        for row in self.cameras:
+            rows = self.members.get(row["id"], [])
+            accuracies = sorted(r["accuracy_m"] for r in rows if r["accuracy_m"] is not None)
+            out.append(
+                dedupe.Candidate(
+                    id=row["id"],
+                    lat=row["lat"],
+                    lon=row["lon"],
+                    reporters=frozenset(r["reporter_id"] for r in rows),
+                    accuracy_m=accuracies[len(accuracies) // 2] if accuracies else None,
+                    direction=row["direction"],
+                    camera_type=_unknown_to_none(row["camera_type"]),
+                    camera_mount=_unknown_to_none(row["camera_mount"]),
+                )
+            )
+        return out
+
+
+def nearby(lat: float, lon: float, params: dedupe.Params) -> Nearby:
+    """Two indexed queries: cameras in the bbox of the widest gate, then their sightings."""
     reach = params.max_gate_m + SEARCH_SLACK_M
     box = dedupe.bbox_around(lat, lon, reach)
     cameras = Camera.objects.live()
@@ -86,31 +139,22 @@ def candidates_near(lat: float, lon: float, params: dedupe.Params) -> list[dedup
     else:  # near a pole or across the antimeridian: a latitude band, all longitudes
         dlat = reach / dedupe.metres_per_degree(lat)[0]
         cameras = cameras.filter(lat__gte=lat - dlat, lat__lte=lat + dlat)
-    rows = list(cameras.values("id", "lat", "lon", "direction", "camera_type", "camera_mount"))
-    if not rows:
-        return []
-    reporters: dict[int, set[int]] = {row["id"]: set() for row in rows}
-    accuracies: dict[int, list[float]] = {row["id"]: [] for row in rows}
-    members = Sighting.objects.filter(camera_id__in=list(reporters), status=Sighting.Status.PROCESSED)
-    for camera_id, reporter_id, accuracy in members.values_list("camera_id", "reporter_id", "accuracy_m"):
-        reporters[camera_id].add(reporter_id)
-        if accuracy is not None:
-            accuracies[camera_id].append(accuracy)
-    return [
-        dedupe.Candidate(
-            id=row["id"],
-            lat=row["lat"],
-            lon=row["lon"],
-            reporters=frozenset(reporters[row["id"]]),
-            accuracy_m=sorted(accuracies[row["id"]])[len(accuracies[row["id"]]) // 2]
-            if accuracies[row["id"]]
-            else None,
-            direction=row["direction"],
-            camera_type=_unknown_to_none(row["camera_type"]),
-            camera_mount=_unknown_to_none(row["camera_mount"]),
-        )
-        for row in rows
+    rows = [
+        row
+        for row in cameras.order_by("pk").values("id", "lat", "lon", "direction", "camera_type", "camera_mount")
+        # The bbox is a square; the gate is a circle (and the chord is exact enough to trim by).
+        if dedupe.chord_m(lat, lon, row["lat"], row["lon"]) <= reach
     ]
+    members: dict[int, list[dict[str, Any]]] = {}
+    if rows:
+        sightings = Sighting.objects.filter(camera_id__in=[r["id"] for r in rows], status=Sighting.Status.PROCESSED)
+        for member in sightings.order_by("pk").values(*MEMBER_FIELDS):
+            members.setdefault(member["camera_id"], []).append(member)
+    return Nearby(cameras=rows, members=members)
+
+
+def candidates_near(lat: float, lon: float, params: dedupe.Params) -> list[dedupe.Candidate]:
+    return nearby(lat, lon, params).candidates()
 
 
 # --- Camera state from its sightings --------------------------------------------------------------
@@ -125,7 +169,7 @@ def summary_values(rows: list[dict[str, Any]], params: dedupe.Params) -> dict[st
     values: dict[str, Any] = {"lat": lat, "lon": lon}
     for name, result in consensus.items():
         field = Camera._meta.get_field(name)
-        values[name] = result.value if result.value is not None else (None if field.null else field.default)
+        values[name] = result.value if result.value is not None else (None if field.null else field.get_default())
     if values["direction"] is not None:
         values["direction"] = int(values["direction"]) % 360
     values["agreement"] = {
@@ -162,46 +206,126 @@ def _camera_from(sighting: Sighting, *, params: dedupe.Params, provenance: str =
 
 
 def sighting_process(*, sighting_id: int, params: dedupe.Params | None = None) -> ProcessResult | None:
-    """Put a pending sighting into its camera: the best-scoring nearby camera, or a new one.
+    """Put a pending sighting into its camera, regrouping the cameras around it (dedupe.regroup).
 
     Returns None when there is nothing to do (already processed, rejected or missing), so running
     it twice equals running it once. Race-free: the area lock (locks.py) serialises every worker
-    whose sighting could join the same camera; the sighting's status is re-read under the lock.
+    whose sighting could touch the same cameras; the sighting's status is re-read under the lock.
+
+    Where a moderator has placed a sighting (pinned) among the nearby cameras, the area is not
+    regrouped, since that would overrule the moderator; the sighting joins the best-scoring
+    camera instead (dedupe.best_match), as a greedy matcher would.
     """
     params = params or dedupe_params()
     with transaction.atomic():
         position = Sighting.objects.filter(pk=sighting_id, status=Sighting.Status.PENDING).values("lat", "lon").first()
         if position is None:
             return None
-        locks.lock_area([(position["lat"], position["lon"])], reach_m=params.max_gate_m)
-        sighting = Sighting.objects.select_for_update().filter(pk=sighting_id, status=Sighting.Status.PENDING).first()
-        if sighting is None:
-            return None  # another worker finished it while we waited for the lock
-        match = dedupe.best_match(report_of(sighting), candidates_near(sighting.lat, sighting.lon, params), params)
-        now = timezone.now()
-        if match is None:
-            camera_id = _camera_from(sighting, params=params).pk
-        else:
-            camera_id = Camera.objects.select_for_update().values_list("pk", flat=True).get(pk=match.camera_id)
-        Sighting.objects.filter(pk=sighting.pk).update(
-            camera_id=camera_id, status=Sighting.Status.PROCESSED, processed_at=now
+        locks.lock_area([(position["lat"], position["lon"])], reach_m=lock_reach_m(params))
+        row = (
+            Sighting.objects.select_for_update()
+            .filter(pk=sighting_id, status=Sighting.Status.PENDING)
+            .values(*MEMBER_FIELDS)
+            .first()
         )
+        if row is None:
+            return None  # another worker finished it while we waited for the lock
+        around = nearby(row["lat"], row["lon"], params)
+        report = report_of(row)
+        candidates = {c.id: c for c in around.candidates()}
+        if any(m["pinned"] for rows in around.members.values() for m in rows):
+            match = dedupe.best_match(report, candidates.values(), params)
+            groups = [dedupe.Group(camera_id=match.camera_id if match else None, reports=[report])]
+            members = {match.camera_id: around.members[match.camera_id]} if match else {}
+        else:
+            members = {cid: rows for cid, rows in around.members.items() if rows}
+            groups = dedupe.regroup(
+                report, {cid: [report_of(m) for m in rows] for cid, rows in members.items()}, params
+            )
+        camera_id = _apply_groups(row, groups, members=members, params=params)
+        candidate = candidates.get(camera_id)
+        scored = dedupe.score(report, candidate, params) if candidate is not None else None
+        distance = dedupe.chord_m(row["lat"], row["lon"], candidate.lat, candidate.lon) if candidate else None
         Assignment.objects.create(
-            sighting_id=sighting.pk,
+            sighting_id=row["id"],
             camera_id=camera_id,
-            kind=Assignment.Kind.FOUNDED if match is None else Assignment.Kind.MATCHED,
-            score=None if match is None else round(match.score, 4),
-            distance_m=None if match is None else round(match.distance_m, 2),
+            kind=Assignment.Kind.MATCHED if candidate is not None else Assignment.Kind.FOUNDED,
+            score=None if scored is None else round(scored, 4),
+            distance_m=None if distance is None else round(distance, 2),
+        )
+    return ProcessResult(sighting_id=sighting_id, camera_id=camera_id, founded=candidate is None, score=scored)
+
+
+def _apply_groups(
+    new: dict[str, Any],
+    groups: list[dedupe.Group],
+    *,
+    members: dict[int, list[dict[str, Any]]],
+    params: dedupe.Params,
+) -> int:
+    """Write a regrouping: the new sighting processed, moved sightings, new and retired cameras.
+
+    Returns the new sighting's camera id. Cameras whose membership did not change are not written.
+    """
+    now = timezone.now()
+    rows_by_id = {m["id"]: m for rows in members.values() for m in rows} | {new["id"]: {**new, "camera_id": None}}
+    final: dict[int, int] = {}
+    changed: set[int] = set()
+    for group in groups:
+        rows = [rows_by_id[r.id] for r in group.reports]
+        camera_id = group.camera_id
+        if camera_id is None:
+            imported = all(r["source"] == Sighting.Source.IMPORT for r in rows)
+            provenance = Camera.Provenance.OSM if imported else Camera.Provenance.VOLUNTEER
+            camera_id = Camera.objects.create(provenance=provenance, **summary_values(rows, params)).pk
+        else:
+            changed.add(camera_id)
+        for r in rows:
+            final[r["id"]] = camera_id
+    # Members outside every group (the greedy path passes only the new report) stay where they are.
+    moved = [
+        (m, final[m["id"]])
+        for m in rows_by_id.values()
+        if m["id"] != new["id"] and m["id"] in final and m["camera_id"] != final[m["id"]]
+    ]
+    Sighting.objects.filter(pk=new["id"]).update(
+        camera_id=final[new["id"]], status=Sighting.Status.PROCESSED, processed_at=now
+    )
+    for m, camera_id in moved:
+        Sighting.objects.filter(pk=m["id"]).update(camera_id=camera_id)
+    Assignment.objects.bulk_create(
+        Assignment(
+            sighting_id=m["id"],
+            camera_id=camera_id,
+            previous_camera_id=m["camera_id"],
+            kind=Assignment.Kind.REGROUPED,
             created_at=now,
         )
-        if match is not None:
-            camera_refresh(camera_id=camera_id, params=params)
-    return ProcessResult(
-        sighting_id=sighting_id,
-        camera_id=camera_id,
-        founded=match is None,
-        score=None if match is None else match.score,
+        for m, camera_id in moved
     )
+    kept = {g.camera_id for g in groups if g.camera_id is not None}
+    for old in sorted(set(members) - kept):
+        went_to = Counter(final[m["id"]] for m in members[old])
+        heir = min(went_to, key=lambda c: (-went_to[c], c))
+        votes_moved, votes_dropped = _move_votes(source_id=old, target_id=heir)
+        _retire(old, into=heir)
+        audit_record(
+            action="camera_auto_merge",
+            target=Camera(pk=heir),
+            reason="A new sighting showed these reports describe one camera (dedupe regroup).",
+            data={
+                "source": old,
+                "sightings": [m["id"] for m in members[old]],
+                "votes_moved": votes_moved,
+                "votes_dropped": votes_dropped,
+            },
+        )
+    touched = {
+        cid for cid in changed if cid == final[new["id"]] or any(c == cid or m["camera_id"] == cid for m, c in moved)
+    }
+    for camera_id in sorted(touched & kept):
+        camera_refresh(camera_id=camera_id, params=params)
+    return final[new["id"]]
 
 
 def sightings_sweep(*, older_than_s: int | None = None, limit: int = 1000) -> list[int]:
@@ -231,7 +355,7 @@ def sightings_sweep(*, older_than_s: int | None = None, limit: int = 1000) -> li
 
 
 def _lock_cameras(*cameras: Camera, params: dedupe.Params) -> None:
-    locks.lock_area([(c.lat, c.lon) for c in cameras], reach_m=params.max_gate_m)
+    locks.lock_area([(c.lat, c.lon) for c in cameras], reach_m=lock_reach_m(params))
     list(Camera.objects.select_for_update().filter(pk__in=[c.pk for c in cameras]).order_by("pk").values("pk"))
 
 
@@ -356,7 +480,9 @@ def _vote_snapshot(vote: Vote) -> dict[str, Any]:
 def camera_unmerge(
     *, camera_id: int, actor: AbstractBaseUser | None, reason: str, params: dedupe.Params | None = None
 ) -> CameraChange:
-    """Undo the merge that retired `camera_id`: its sightings and votes go back, with the same id.
+    """Undo the merge (a moderator's or dedupe's automatic one) that retired `camera_id`.
+
+    Its sightings and votes go back to it, with the same id, and the sightings are pinned there.
 
     Sightings moved on since the merge (split off by a moderator, reclustered) stay where they are.
     """
@@ -364,13 +490,23 @@ def camera_unmerge(
     source = Camera.objects.get(pk=camera_id)
     if source.merged_into_id is None:
         raise ValidationError("This camera was not merged into another one.")
-    target = Camera.objects.get(pk=source.merged_into_id)
-    merge = next(
-        (e for e in _audit_events(action="camera_merge", target_id=target.pk) if e.data.get("source") == source.pk),
-        None,
+    # Look the merge up by its source, not by `merged_into`: a later merge of the target forwards
+    # this tombstone to the newer camera, and such a chain is undone in reverse order.
+    merge = (
+        AuditEvent.objects.filter(
+            action__in=("camera_merge", "camera_auto_merge"), target_type="camera", data__source=source.pk
+        )
+        .order_by("-created_at", "-pk")
+        .first()
     )
     if merge is None:
         raise ValidationError("No merge record joins these two cameras, so there is nothing to undo.")
+    target = Camera.objects.get(pk=merge.target_id)
+    if target.merged_into_id is not None:
+        raise ValidationError(
+            f"Camera {target.pk}, which this camera was merged into, has since been merged away itself: "
+            "undo that merge first."
+        )
     _lock_cameras(source, target, params=params)
     back = list(
         Sighting.objects.filter(pk__in=merge.data["sightings"], camera=target)
@@ -380,7 +516,8 @@ def camera_unmerge(
     if not back:
         raise ValidationError("None of the merged sightings is still on that camera; nothing can go back.")
     now = timezone.now()
-    Sighting.objects.filter(pk__in=back).update(camera=source)
+    # Pinned: a moderator has now decided these belong apart, and regrouping must not undo that.
+    Sighting.objects.filter(pk__in=back).update(camera=source, pinned=True)
     Assignment.objects.bulk_create(
         Assignment(
             sighting_id=pk,
@@ -393,16 +530,13 @@ def camera_unmerge(
         for pk in back
     )
     Vote.objects.filter(pk__in=merge.data["votes_moved"], camera=target).update(camera=source)
+    # A vote the merge dropped (its voter had voted on both) goes back to the camera it was on.
     for snapshot in merge.data["votes_dropped"]:
-        if (
-            snapshot["camera"] == source.pk
-            and not Vote.objects.filter(camera=source, voter_id=snapshot["voter"]).exists()
-        ):
-            Vote.objects.create(
-                camera=source,
+        if snapshot["camera"] in (source.pk, target.pk):
+            Vote.objects.get_or_create(
+                camera_id=snapshot["camera"],
                 voter_id=snapshot["voter"],
-                verdict=snapshot["verdict"],
-                corrections=snapshot["corrections"],
+                defaults={"verdict": snapshot["verdict"], "corrections": snapshot["corrections"]},
             )
     Camera.objects.filter(pk=source.pk).update(merged_into=None)
     camera_refresh(camera_id=source.pk, params=params)
@@ -415,13 +549,3 @@ def camera_unmerge(
         data={"from_camera": target.pk, "sightings": back, "merge_event": merge.pk},
     )
     return CameraChange(camera=Camera.objects.get(pk=source.pk), event_id=event.pk)
-
-
-def _audit_events(*, action: str, target_id: int) -> list[Any]:
-    from ..models import AuditEvent
-
-    return list(
-        AuditEvent.objects.filter(action=action, target_type="camera", target_id=target_id).order_by(
-            "-created_at", "-pk"
-        )
-    )

@@ -7,7 +7,8 @@ region is never seen half-rebuilt and no dedupe task interleaves.
 Camera ids stay stable: each new group keeps the old camera that holds most of its sightings
 (ties: the lowest id), so votes, links and history stay attached to the camera they were about.
 A camera left without sightings becomes a tombstone forwarding to the camera that took most of
-them, and its votes move there, as in a merge. Sightings a moderator placed (`pinned`) stay put.
+them, and its votes move there, as in a merge. Cameras a moderator shaped (holding a sighting
+they split, merged or unmerged: `pinned`) are left exactly as they are.
 
 A region is the set of live cameras whose centre lies in the bbox (or neighbourhood polygon);
 all their sightings take part, including ones just outside, so no camera is cut in two by the
@@ -78,16 +79,19 @@ def recluster_region(
         .values(*SUMMARY_FIELDS, "camera_id", "reporter_id", "pinned")
     )
     result.sightings = len(rows)
-    free = [r for r in rows if not r["pinned"]]
+    # Cameras a moderator shaped (holding a pinned sighting) are left exactly as they are.
+    curated = {r["camera_id"] for r in rows if r["pinned"]}
+    free = [r for r in rows if r["camera_id"] not in curated]
     if progress:
-        progress(f"clustering {len(free):,} sightings of {len(camera_ids):,} cameras")
+        progress(f"clustering {len(free):,} sightings of {len(camera_ids) - len(curated):,} cameras")
     labels = dedupe.cluster([report_of(r) for r in free], params)
 
     groups: dict[int, list[dict[str, Any]]] = defaultdict(list)
     for row, label_ in zip(free, labels, strict=True):
         groups[label_].append(row)
-    pinned_on = {r["camera_id"] for r in rows if r["pinned"]}
-    owner = _keep_ids(groups, reserved=pinned_on)
+    ordered = sorted(groups)
+    kept = dedupe.assign_ids([[r["camera_id"] for r in groups[g]] for g in ordered], reserved=curated)
+    owner = {g: cid for g, cid in zip(ordered, kept, strict=True) if cid is not None}
 
     now = timezone.now()
     moves: list[tuple[dict[str, Any], int]] = []
@@ -130,21 +134,3 @@ def recluster_region(
         action="recluster", target=None, actor=actor, reason=label, data={"bbox": list(bbox), **result.as_dict()}
     )
     return result
-
-
-def _keep_ids(groups: dict[int, list[dict[str, Any]]], *, reserved: set[int]) -> dict[int, int]:
-    """Which old camera id each group keeps: largest groups choose first, by most sightings held.
-
-    Returns {group label: camera id}; a group missing from it gets a new camera. A camera that
-    holds a pinned sighting is reserved for it and not handed to a group.
-    """
-    order = sorted(groups, key=lambda g: (-len(groups[g]), min(r["id"] for r in groups[g])))
-    taken = set(reserved)
-    owner: dict[int, int] = {}
-    for g in order:
-        held = Counter(r["camera_id"] for r in groups[g] if r["camera_id"] not in taken)
-        if held:
-            camera_id = min(held, key=lambda c: (-held[c], c))
-            owner[g] = camera_id
-            taken.add(camera_id)
-    return owner

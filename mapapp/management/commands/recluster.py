@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import math
 import sys
+from collections.abc import Sequence
 from typing import Any
 
 from django.core.management.base import BaseCommand, CommandError, CommandParser
@@ -42,15 +43,34 @@ class Command(BaseCommand):
     def add_arguments(self, parser: CommandParser) -> None:
         where = parser.add_mutually_exclusive_group()
         where.add_argument("--neighbourhood", metavar="SLUG", help="only cameras inside this neighbourhood")
-        where.add_argument("--bbox", type=parse_bbox, metavar="MINLON,MINLAT,MAXLON,MAXLAT")
+        where.add_argument("--bbox", metavar="MINLON,MINLAT,MAXLON,MAXLAT")
         parser.add_argument(
             "--tile", type=float, default=0.05, help="tile size in degrees when reclustering everything (0.05)"
         )
 
-    def handle(self, *args: Any, neighbourhood: str | None, bbox: BBox | None, tile: float, **options: Any) -> None:
+    def create_parser(self, prog_name: str, subcommand: str, **kwargs: Any) -> CommandParser:
+        parser = super().create_parser(prog_name, subcommand, **kwargs)
+        parse_args = parser.parse_args
+
+        def glued(args: Sequence[str] | None = None, namespace: Any = None) -> Any:
+            # argparse reads "-122.4,47.5,..." (west of Greenwich) as an option, not as the value of
+            # --bbox; glue it on as "--bbox=-122.4,..." so the natural spelling works.
+            args = list(sys.argv[2:] if args is None else args)
+            for i in range(len(args) - 1):
+                if args[i] == "--bbox" and args[i + 1].startswith("-"):
+                    args[i : i + 2] = [f"--bbox={args[i + 1]}"]
+                    break
+            return parse_args(args, namespace)
+
+        parser.parse_args = glued  # type: ignore[method-assign]
+        return parser
+
+    def handle(self, *args: Any, neighbourhood: str | None, bbox: str | None, tile: float, **options: Any) -> None:
         if not 0.001 <= tile <= 10:
             raise CommandError(f"--tile must be between 0.001 and 10 degrees, got {tile}")
-        regions = self._regions(neighbourhood, bbox, tile)
+        # Parsed here rather than as an argparse type, so a bad box is a CommandError (a clear
+        # message on the command line) instead of a traceback.
+        regions = self._regions(neighbourhood, parse_bbox(bbox) if bbox is not None else None, tile)
         totals = services.ReclusterResult()
         with tqdm(total=len(regions), unit="region", desc="Reclustering", file=sys.stderr, disable=None) as bar:
             for label, box, polygon in regions:
