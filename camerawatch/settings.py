@@ -264,6 +264,8 @@ if CELERY_BROKER_URL.startswith("filesystem://"):
     (_broker_dir / "out").mkdir(parents=True, exist_ok=True)
     # The folder lives in the transport options; a host part only keeps kombu from warning.
     CELERY_BROKER_URL = "filesystem://localhost/"
+    # kombu's filesystem transport with atomic message files (see camerawatch/broker.py).
+    CELERY_BROKER_TRANSPORT = "camerawatch.broker:Transport"
     CELERY_BROKER_TRANSPORT_OPTIONS = {
         "data_folder_in": str(_broker_dir / "out"),
         "data_folder_out": str(_broker_dir / "out"),
@@ -271,6 +273,9 @@ if CELERY_BROKER_URL.startswith("filesystem://"):
         "control_folder": str(_broker_dir / "control"),
         # Consumed messages are deleted; the database, not the broker, is our record.
         "store_processed": False,
+        # Consumers poll the folder. kombu's default (1 s) caps a worker at one task a second: with
+        # late acks and a prefetch of one it sleeps a full interval after every message.
+        "polling_interval": 0.1,
     }
 # Tasks are idempotent, so a message is acknowledged only after the task finishes: a worker that
 # dies mid-task leaves the message to be delivered again instead of losing the sighting.
