@@ -118,9 +118,7 @@ def load_rotterdam(path: Path, *, type_of: Any = None) -> FieldReports:
         ctype, mount = type_of(label)
         raw[label.strip()] += 1
         mapped[ctype or "unknown"] += 1
-        reports.append(
-            Report(id=k, lat=float(lat), lon=float(lon), reporter=k, camera_type=ctype, camera_mount=mount)
-        )
+        reports.append(Report(id=k, lat=float(lat), lon=float(lon), reporter=k, camera_type=ctype, camera_mount=mount))
     return FieldReports(reports=reports, raw_types=raw, mapped_types=mapped)
 
 
@@ -132,14 +130,15 @@ def vocab_type(raw: str) -> tuple[str | None, str | None]:
 def cleaned_type(raw: str) -> tuple[str | None, str | None]:
     """A bench-side pre-clean of the Rotterdam labels before the vocabulary ("Dome Camera" -> "Dome").
 
-    Drops a trailing "camera" and anything in brackets, so "Turret Camera", "Bullet Camera",
-    "360 Camera" and "PTZ (Pan Tilt Zoom) Camera" reach the vocabulary's synonyms. "Doorbell
+    Lower-cases (the vocabulary is case-sensitive, as OSM is) and drops a trailing "camera" and
+    anything in brackets, so "Dome Camera", "Turret Camera", "Bullet Camera", "360 Camera" and
+    "PTZ (Pan Tilt Zoom) Camera" reach the vocabulary's values and synonyms. "Doorbell
     Camera" names a mount, not a type: it becomes mount "doorbell" with the type unknown.
     """
-    text = raw.split("(")[0].strip()
-    if text.lower().endswith("camera"):
+    text = raw.split("(")[0].strip().lower()
+    if text.endswith("camera"):
         text = text[: -len("camera")].strip()
-    if text.lower() == "doorbell":
+    if text == "doorbell":
         return None, "doorbell"
     return _known(vocab.CAMERA_TYPE.normalise(text)[0]), None
 
@@ -181,7 +180,7 @@ def simulate(
     for rid, k in enumerate(order.tolist(), start=1):
         c = int(cam[k])
         true_dir = cameras.direction[c]
-        direction = None if true_dir is None else int(round(true_dir + dir_noise[k])) % 360
+        direction = None if true_dir is None else round(true_dir + dir_noise[k]) % 360
         ctype = cameras.camera_type[c]
         if wrong[k]:
             if ctype is None:
@@ -236,6 +235,9 @@ def components(n: int, i: np.ndarray, j: np.ndarray) -> np.ndarray:
             parent = jumped
 
 
+MIN_REACH_M = 6.1  # see `dbscan`
+
+
 def dbscan(reports: Sequence[Report], eps_m: float, min_samples: int = 1) -> np.ndarray:
     """Position-only DBSCAN (chord distance in ECEF, which equals the geodesic at these scales).
 
@@ -245,7 +247,12 @@ def dbscan(reports: Sequence[Report], eps_m: float, min_samples: int = 1) -> np.
     its nearest core neighbour; every other point is noise and becomes a camera of its own (a
     lone report is still a camera). With min_samples=1 every point is core, so this is exactly
     the connected components of the eps-neighbour graph.
+
+    `candidate_pairs` packs cell indices into 21 bits per axis, which overflows for a reach below
+    about 6.1 m (Earth's radius / 2^20) and then silently misses pairs, so smaller eps is refused.
     """
+    if eps_m < MIN_REACH_M:
+        raise ValueError(f"eps {eps_m} m is below {MIN_REACH_M} m, where dedupe.candidate_pairs misses pairs")
     n = len(reports)
     i, j, d = candidate_pairs(_xyz(reports), eps_m)
     if min_samples <= 1:
@@ -320,12 +327,18 @@ def evaluate(truth: Sequence[int] | np.ndarray, predicted: Sequence[int] | np.nd
 # --- Where the errors are ----------------------------------------------------------------------
 
 
+# Distance bands of the two real cameras behind a wrongly merged pair ("<1 m": OSM duplicates or
+# two cameras on one mount, which no position can tell apart).
+MERGE_BANDS = ((1.0, "<1 m"), (5.0, "1-5 m"), (10.0, "5-10 m"), (20.0, "10-20 m"), (math.inf, ">=20 m"))
+
+
 def explain(sightings: Sightings, labels: Sequence[int], cameras: Cameras, params: Params) -> dict[str, Counter[str]]:
     """Classify the wrong pairs of a labelling by the pairwise rule that (would have) decided them.
 
     "split": pairs of one true camera's reports that ended in different predicted cameras.
-    "merged": pairs of different cameras' reports that ended in one predicted camera, by how far
-    apart the two real cameras are and what evidence the pair had.
+    "merged": pairs of different cameras' reports that ended in one predicted camera, keyed
+    "band|evidence": how far apart the two real cameras are (`MERGE_BANDS`), and whether both
+    reports gave a direction; "band|types conflict" counts those of them whose types disagreed.
     """
     reports = sightings.reports
     truth = sightings.truth
@@ -385,13 +398,10 @@ def explain(sightings: Sightings, labels: Sequence[int], cameras: Cameras, param
                 if ca == cb:
                     continue
                 true_d = float(np.sqrt(((cam_xyz[ca] - cam_xyz[cb]) ** 2).sum()))
-                band = "<5 m" if true_d < 5 else "5-10 m" if true_d < 10 else "10-20 m" if true_d < 20 else ">=20 m"
+                band = next(label for limit, label in MERGE_BANDS if true_d < limit)
                 ra, rb = reports[a], reports[b]
-                if ra.direction is not None and rb.direction is not None:
-                    evidence = "directions agree"
-                else:
-                    evidence = "no direction"
-                if ra.camera_type and rb.camera_type:
-                    evidence += ", types " + ("agree" if ra.camera_type == rb.camera_type else "conflict")
-                merged[f"cameras {band} apart, {evidence}"] += 1
+                both_dir = ra.direction is not None and rb.direction is not None
+                merged[f"{band}|{'directions agree' if both_dir else 'no direction'}"] += 1
+                if ra.camera_type and rb.camera_type and ra.camera_type != rb.camera_type:
+                    merged[f"{band}|types conflict"] += 1
     return {"split": split, "merged": merged}

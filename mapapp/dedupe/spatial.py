@@ -84,6 +84,7 @@ def bbox_around(lat: float, lon: float, reach_m: float) -> tuple[float, float, f
 
 _KEY_BITS = 21
 _KEY_OFFSET = 1 << (_KEY_BITS - 1)
+_MIN_CELL_M = 8.0
 # Half of the 26 neighbour offsets (plus the cell itself, handled separately): each unordered
 # pair of cells is visited once.
 _HALF_OFFSETS = [
@@ -102,7 +103,9 @@ def candidate_pairs(xyz: np.ndarray, reach_m: float) -> tuple[np.ndarray, np.nda
     empty = np.zeros(0, dtype=np.int64)
     if n < 2:
         return empty, empty, np.zeros(0)
-    k = np.floor(xyz / reach_m).astype(np.int64) + _KEY_OFFSET
+    # Cells of at least 8 m: 21 bits per axis hold Earth's ±6,378 km only in cells over 6.1 m.
+    # Larger cells than the reach are still correct (pairs are then filtered by distance).
+    k = np.floor(xyz / max(reach_m, _MIN_CELL_M)).astype(np.int64) + _KEY_OFFSET
     keys = (k[:, 0] << (2 * _KEY_BITS)) | (k[:, 1] << _KEY_BITS) | k[:, 2]
     order = np.argsort(keys, kind="stable")
     ucells, starts, counts = np.unique(keys[order], return_index=True, return_counts=True)
