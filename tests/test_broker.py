@@ -22,7 +22,12 @@ def test_the_default_broker_uses_the_atomic_filesystem_transport(settings):
 
 def _observed_message_sizes(folder: str, transport: str) -> tuple[set[int], int]:
     """Publish messages while another thread watches the folder; the sizes of .msg files it saw."""
-    options = {"data_folder_in": folder, "data_folder_out": folder, "store_processed": False}
+    options = {
+        "data_folder_in": folder,
+        "data_folder_out": folder,
+        "control_folder": folder + "/control",
+        "store_processed": False,
+    }
     seen: set[int] = set()
     done = threading.Event()
 
@@ -51,11 +56,16 @@ def test_a_message_file_is_only_ever_seen_complete(tmp_path):
     seen, full = _observed_message_sizes(str(tmp_path), ATOMIC)
 
     assert seen == {full}
-    assert not [n for n in os.listdir(tmp_path) if not n.endswith(".msg")]  # no partial files left
+    assert not [n for n in os.listdir(tmp_path) if n.endswith(".partial")]  # no partial files left
 
 
 def test_a_consumer_gets_every_message_whole(tmp_path):
-    options = {"data_folder_in": str(tmp_path), "data_folder_out": str(tmp_path), "store_processed": False}
+    options = {
+        "data_folder_in": str(tmp_path),
+        "data_folder_out": str(tmp_path),
+        "control_folder": str(tmp_path / "control"),
+        "store_processed": False,
+    }
     with Connection("filesystem://localhost/", transport=ATOMIC, transport_options=options) as conn:
         queue = conn.SimpleQueue("whole")
         for n in range(20):
