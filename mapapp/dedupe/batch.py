@@ -166,53 +166,70 @@ def _agglomerate(
     labels: np.ndarray,
     params: Params,
 ) -> None:
-    """Constrained agglomeration: merge along pairs in descending score if whole clusters agree."""
+    """Constrained agglomeration: merge along pairs in descending score if whole clusters agree.
+
+    This loop is the one part of `cluster` that is plain Python, so it works on Python lists
+    (numpy scalars are several times slower to index and compute with) and a list-based
+    union-find.
+    """
     order = np.lexsort((j, i, -s))
+    ei, ej = i[order].tolist(), j[order].tolist()
+    xs, ys, zs = a.xyz[:, 0].tolist(), a.xyz[:, 1].tolist(), a.xyz[:, 2].tolist()
+    accs, dirs = a.acc.tolist(), a.direction.tolist()
+    ctypes, mounts, reporters = a.ctype.tolist(), a.mount.tolist(), a.reporter.tolist()
+    xyz = (xs, ys, zs)
+    parent = list(range(len(xs)))
     groups: dict[int, _Group] = {}
-    parent: dict[int, int] = {}
 
     def find(x: int) -> int:
         root = x
-        while parent.get(root, root) != root:
+        while parent[root] != root:
             root = parent[root]
-        while parent.get(x, x) != root:
+        while parent[x] != root:
             parent[x], x = root, parent[x]
         return root
 
     def group(p: int) -> _Group:
         g = groups.get(p)
         if g is None:
-            acc = a.acc[p]
+            acc = accs[p]
             w = 1.0 / max(acc if acc == acc and acc > 0 else params.default_accuracy_m, 1.0) ** 2
-            dirn = a.direction[p]
+            dirn = dirs[p]
             known_dir = dirn == dirn
             g = _Group(
                 members=[p],
-                reporters={int(a.reporter[p])},
+                reporters={reporters[p]},
                 wsum=w,
-                x=a.xyz[p, 0] * w,
-                y=a.xyz[p, 1] * w,
-                z=a.xyz[p, 2] * w,
+                x=xs[p] * w,
+                y=ys[p] * w,
+                z=zs[p] * w,
                 dsin=math.sin(math.radians(dirn)) if known_dir else 0.0,
                 dcos=math.cos(math.radians(dirn)) if known_dir else 0.0,
                 dn=1 if known_dir else 0,
-                types=Counter([int(a.ctype[p])] if a.ctype[p] >= 0 else []),
-                mounts=Counter([int(a.mount[p])] if a.mount[p] >= 0 else []),
-                accs=[float(acc)] if acc == acc else [],
+                types=Counter({ctypes[p]: 1}) if ctypes[p] >= 0 else Counter(),
+                mounts=Counter({mounts[p]: 1}) if mounts[p] >= 0 else Counter(),
+                accs=[acc] if acc == acc else [],
             )
             groups[p] = g
         return g
 
-    for k in order.tolist():
-        ri, rj = find(int(i[k])), find(int(j[k]))
+    for ri, rj in zip(ei, ej, strict=True):
+        ri, rj = find(ri), find(rj)
         if ri == rj:
             continue
         gi, gj = group(ri), group(rj)
-        if (len(gi.members) > 1 or len(gj.members) > 1) and not _groups_agree(gi, gj, params):
+        if (len(gi.members) > 1 or len(gj.members) > 1) and not _groups_agree(gi, gj, params, xyz):
             continue
-        # Merge the smaller into the larger; the root is the smaller index for determinism.
+        # The root is the smaller index (it labels the camera); the smaller group's members are
+        # copied into the larger's lists, never the other way, so merging stays linear.
         root, other = (ri, rj) if ri < rj else (rj, ri)
         g, h = groups[root], groups[other]
+        if len(g.members) < len(h.members):
+            g.members, h.members = h.members, g.members
+            g.reporters, h.reporters = h.reporters, g.reporters
+            g.types, h.types = h.types, g.types
+            g.mounts, h.mounts = h.mounts, g.mounts
+            g.accs, h.accs = h.accs, g.accs
         g.members += h.members
         g.reporters |= h.reporters
         g.wsum += h.wsum
@@ -238,22 +255,34 @@ def _majority(counter: Counter[int]) -> int:
     return min(counter, key=lambda v: (-counter[v], v))
 
 
-def _groups_agree(g: _Group, h: _Group, params: Params) -> bool:
-    """The matcher's rules between two whole clusters (centres, consensus attributes, reporters)."""
+def _groups_agree(g: _Group, h: _Group, params: Params, xyz: tuple[list[float], list[float], list[float]]) -> bool:
+    """The matcher's rules between two whole clusters (centres, consensus attributes, reporters).
+
+    One more rule than between two reports: every report of the merged cluster must lie within
+    the gate of its new centre. Without it, clusters could chain along a busy street, each merge
+    within the gate of a centre that keeps moving, into one "camera" a block long.
+    """
     if g.reporters & h.reporters:
         return False
     dg = math.degrees(math.atan2(g.dsin, g.dcos)) % 360.0 if g.dn else None
     dh = math.degrees(math.atan2(h.dsin, h.dcos)) % 360.0 if h.dn else None
     if dg is not None and dh is not None and angle_between(dg, dh) > params.direction_tolerance:
         return False
-    d = math.sqrt(
-        (g.x / g.wsum - h.x / h.wsum) ** 2 + (g.y / g.wsum - h.y / h.wsum) ** 2 + (g.z / g.wsum - h.z / h.wsum) ** 2
-    )
+    gx, gy, gz = g.x / g.wsum, g.y / g.wsum, g.z / g.wsum
+    hx, hy, hz = h.x / h.wsum, h.y / h.wsum, h.z / h.wsum
+    d = math.sqrt((gx - hx) ** 2 + (gy - hy) ** 2 + (gz - hz) ** 2)
     acc_g = sorted(g.accs)[len(g.accs) // 2] if g.accs else None
     acc_h = sorted(h.accs)[len(h.accs) // 2] if h.accs else None
     gate = gate_m(acc_g, acc_h, params)
     if d > gate:
         return False
+    w = g.wsum + h.wsum
+    cx, cy, cz = (g.x + h.x) / w, (g.y + h.y) / w, (g.z + h.z) / w
+    limit = gate * gate
+    xs, ys, zs = xyz
+    for m in (*g.members, *h.members):
+        if (xs[m] - cx) ** 2 + (ys[m] - cy) ** 2 + (zs[m] - cz) ** 2 > limit:
+            return False
     value = 1.0 - (d / gate) ** 2
     if dg is not None and dh is not None:
         value += params.direction_bonus
