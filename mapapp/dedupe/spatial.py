@@ -108,7 +108,9 @@ def candidate_pairs(xyz: np.ndarray, reach_m: float) -> tuple[np.ndarray, np.nda
     k = np.floor(xyz / max(reach_m, _MIN_CELL_M)).astype(np.int64) + _KEY_OFFSET
     keys = (k[:, 0] << (2 * _KEY_BITS)) | (k[:, 1] << _KEY_BITS) | k[:, 2]
     order = np.argsort(keys, kind="stable")
-    ucells, starts, counts = np.unique(keys[order], return_index=True, return_counts=True)
+    skeys = keys[order]
+    starts = np.flatnonzero(np.r_[True, skeys[1:] != skeys[:-1]])  # the first point of each cell
+    ucells, counts = skeys[starts], np.diff(np.r_[starts, n])
     # Speed: everything below works on positions in cell order, with one contiguous array per
     # axis, so a cell pair's candidates read neighbouring memory; and each batch of candidates is
     # cut to the pairs within reach at once (about a third in a city), so the full candidate
