@@ -434,6 +434,7 @@ def main() -> int:
     report(runs, work, args)
     changed = [r.mode for r in runs if r.code and r.code != code]
     if changed:
+        sys.stdout.flush()
         print(
             f"\nWARNING: the application code (mapapp/, camerawatch/) changed during the run (before the end of "
             f"{', '.join(changed)}); modes may have run different code. Rerun for comparable figures.",

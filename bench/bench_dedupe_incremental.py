@@ -1265,6 +1265,7 @@ def main() -> int:
         breakdown_rows(sides, idx),
     )
     if pb.code_fingerprint() != code:
+        sys.stdout.flush()
         print(
             "\nWARNING: the application code (mapapp/, camerawatch/) changed during the run; rerun for clean figures.",
             file=sys.stderr,
@@ -1280,7 +1281,9 @@ def main() -> int:
             ["bbox query uses camera_lat_lon_idx", "", "yes" if uses_index else "no", "PASS" if uses_index else "FAIL"],
         ],
     )
-    return 0 if ok50 and ok99 and uses_index else 1
+    # A missed target is a finding, printed above; like the other benchmarks this exits 0 for it, so
+    # `make bench-dedupe` goes on. Errors (servers down, a crash) exit non-zero.
+    return 0
 
 
 def print_dataset(
