@@ -291,18 +291,7 @@ def _apply_groups(
     Sighting.objects.filter(pk=new["id"]).update(
         camera_id=final[new["id"]], status=Sighting.Status.PROCESSED, processed_at=now
     )
-    for m, camera_id in moved:
-        Sighting.objects.filter(pk=m["id"]).update(camera_id=camera_id)
-    Assignment.objects.bulk_create(
-        Assignment(
-            sighting_id=m["id"],
-            camera_id=camera_id,
-            previous_camera_id=m["camera_id"],
-            kind=Assignment.Kind.REGROUPED,
-            created_at=now,
-        )
-        for m, camera_id in moved
-    )
+    _move_sightings([(m["id"], m["camera_id"], c) for m, c in moved], kind=Assignment.Kind.REGROUPED, now=now)
     kept = {g.camera_id for g in groups if g.camera_id is not None}
     for old in sorted(set(members) - kept):
         went_to = Counter(final[m["id"]] for m in members[old])
@@ -357,6 +346,38 @@ def sightings_sweep(*, older_than_s: int | None = None, limit: int = 1000) -> li
 def _lock_cameras(*cameras: Camera, params: dedupe.Params) -> None:
     locks.lock_area([(c.lat, c.lon) for c in cameras], reach_m=lock_reach_m(params))
     list(Camera.objects.select_for_update().filter(pk__in=[c.pk for c in cameras]).order_by("pk").values("pk"))
+
+
+def _move_sightings(
+    moves: list[tuple[int, int | None, int]],
+    *,
+    kind: str,
+    actor: AbstractBaseUser | None = None,
+    pin: bool = False,
+    now: Any = None,
+) -> None:
+    """Move sightings (id, from camera, to camera) and record each move as an Assignment.
+
+    One UPDATE per destination camera, not per sighting, since a regroup or recluster moves many.
+    """
+    now = now or timezone.now()
+    by_target: dict[int, list[int]] = {}
+    for sighting_id, _, camera_id in moves:
+        by_target.setdefault(camera_id, []).append(sighting_id)
+    extra = {"pinned": True} if pin else {}
+    for camera_id, ids in by_target.items():
+        Sighting.objects.filter(pk__in=ids).update(camera_id=camera_id, **extra)
+    Assignment.objects.bulk_create(
+        Assignment(
+            sighting_id=sighting_id,
+            camera_id=camera_id,
+            previous_camera_id=previous,
+            kind=kind,
+            actor=actor,
+            created_at=now,
+        )
+        for sighting_id, previous, camera_id in moves
+    )
 
 
 def _retire(camera_id: int, *, into: int) -> None:
@@ -420,20 +441,8 @@ def camera_merge(
     target.refresh_from_db()
     if source.merged_into_id or target.merged_into_id:
         raise ValidationError("Only live cameras can be merged; one of these was already merged away.")
-    now = timezone.now()
     moved = list(Sighting.objects.filter(camera=source).order_by("pk").values_list("pk", flat=True))
-    Sighting.objects.filter(pk__in=moved).update(camera=target, pinned=True)
-    Assignment.objects.bulk_create(
-        Assignment(
-            sighting_id=pk,
-            camera=target,
-            previous_camera=source,
-            kind=Assignment.Kind.MERGED,
-            actor=actor,
-            created_at=now,
-        )
-        for pk in moved
-    )
+    _move_sightings([(pk, source.pk, target.pk) for pk in moved], kind=Assignment.Kind.MERGED, actor=actor, pin=True)
     votes_moved, votes_dropped = _move_votes(source_id=source.pk, target_id=target.pk)
     _retire(source.pk, into=target.pk)
     camera_refresh(camera_id=target.pk, params=params)
@@ -515,20 +524,8 @@ def camera_unmerge(
     )
     if not back:
         raise ValidationError("None of the merged sightings is still on that camera; nothing can go back.")
-    now = timezone.now()
     # Pinned: a moderator has now decided these belong apart, and regrouping must not undo that.
-    Sighting.objects.filter(pk__in=back).update(camera=source, pinned=True)
-    Assignment.objects.bulk_create(
-        Assignment(
-            sighting_id=pk,
-            camera=source,
-            previous_camera=target,
-            kind=Assignment.Kind.UNMERGED,
-            actor=actor,
-            created_at=now,
-        )
-        for pk in back
-    )
+    _move_sightings([(pk, target.pk, source.pk) for pk in back], kind=Assignment.Kind.UNMERGED, actor=actor, pin=True)
     Vote.objects.filter(pk__in=merge.data["votes_moved"], camera=target).update(camera=source)
     # A vote the merge dropped (its voter had voted on both) goes back to the camera it was on.
     for snapshot in merge.data["votes_dropped"]:

@@ -30,7 +30,7 @@ from .. import dedupe, geometry
 from ..models import Assignment, Camera, Sighting
 from . import locks
 from .audit import audit_record
-from .cameras import SUMMARY_FIELDS, _move_votes, _retire, dedupe_params, report_of, summary_values
+from .cameras import SUMMARY_FIELDS, _move_sightings, _move_votes, _retire, dedupe_params, report_of, summary_values
 
 BBox = tuple[float, float, float, float]  # min_lon, min_lat, max_lon, max_lat
 
@@ -101,18 +101,8 @@ def recluster_region(
             camera_id = Camera.objects.create(**summary_values(members, params)).pk
             result.created.append(camera_id)
         moves += [(row, camera_id) for row in members if row["camera_id"] != camera_id]
-    for row, camera_id in moves:
-        Sighting.objects.filter(pk=row["id"]).update(camera_id=camera_id)
-    Assignment.objects.bulk_create(
-        Assignment(
-            sighting_id=row["id"],
-            camera_id=camera_id,
-            previous_camera_id=row["camera_id"],
-            kind=Assignment.Kind.RECLUSTERED,
-            actor=actor,
-            created_at=now,
-        )
-        for row, camera_id in moves
+    _move_sightings(
+        [(row["id"], row["camera_id"], c) for row, c in moves], kind=Assignment.Kind.RECLUSTERED, actor=actor, now=now
     )
     result.moved = len(moves)
 
