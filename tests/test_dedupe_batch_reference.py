@@ -1,9 +1,11 @@
-"""The fast batch clustering makes exactly the decisions of the plain sequential loop it replaced.
+"""Both clusterings make exactly the decisions of a plain sequential loop over every pair.
 
-`cluster` decides merges in vectorised rounds (mapapp/dedupe/batch.py). Its rules are restated
-there for speed, so this test keeps them honest: a straightforward reference (every pair by
-brute force, the pair rule `score_at`, then merges in descending score, each checked between the
-two whole clusters with `_groups_agree`) must give the same cameras on dense, messy data.
+`cluster` decides merges in vectorised rounds (mapapp/dedupe/batch.py) for regions, and in a
+plain loop restating the vectorised arithmetic (mapapp/dedupe/loop.py) for the worker's few
+reports. The rules are restated in both for speed, so this test keeps them honest: a
+straightforward reference (every pair by brute force, the pair rule `score_at`, then merges in
+descending score, each checked between the two whole clusters with `groups_agree`) must give
+the same cameras as each of them on dense, messy data.
 """
 
 from __future__ import annotations
@@ -11,11 +13,12 @@ from __future__ import annotations
 import math
 from collections import Counter
 
+from geopy.distance import geodesic
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from mapapp import dedupe
-from mapapp.dedupe import batch
+from mapapp.dedupe import batch, loop, merge_rule
 
 
 def reference_cluster(reports: list[dedupe.Report], params: dedupe.Params) -> list[int]:
@@ -30,19 +33,19 @@ def reference_cluster(reports: list[dedupe.Report], params: dedupe.Params) -> li
                 edges.append((-s, a, b))
     edges.sort()
     parent = list(range(len(rs)))
-    groups: dict[int, batch._Group] = {}
+    groups: dict[int, merge_rule.Group] = {}
 
     def find(x: int) -> int:
         while parent[x] != x:
             x = parent[x]
         return x
 
-    def group(p: int) -> batch._Group:
+    def group(p: int) -> merge_rule.Group:
         if p not in groups:
             r = rs[p]
             w = 1.0 / max(r.accuracy_m if r.accuracy_m and r.accuracy_m > 0 else params.default_accuracy_m, 1.0) ** 2
             known_dir = dedupe.known(r.direction)
-            groups[p] = batch._Group(
+            groups[p] = merge_rule.Group(
                 members=[p],
                 reporters={r.reporter},
                 wsum=w,
@@ -66,7 +69,7 @@ def reference_cluster(reports: list[dedupe.Report], params: dedupe.Params) -> li
         if ra == rb:
             continue
         ga, gb = group(ra), group(rb)
-        if (len(ga.members) > 1 or len(gb.members) > 1) and not batch._groups_agree(ga, gb, params, lists):
+        if (len(ga.members) > 1 or len(gb.members) > 1) and not merge_rule.groups_agree(ga, gb, params, lists):
             continue
         root, other = min(ra, rb), max(ra, rb)
         g, h = groups[root], groups.pop(other)
@@ -113,4 +116,36 @@ def test_the_fast_batch_clustering_equals_the_plain_sequential_loop(rows, origin
         for n, (dx, dy, who, acc, direction, ctype, mount) in enumerate(rows)
     ]
 
-    assert dedupe.cluster(reports) == reference_cluster(reports, dedupe.DEFAULT_PARAMS)
+    expected = reference_cluster(reports, dedupe.DEFAULT_PARAMS)
+
+    assert batch.cluster_vectorised(reports) == expected
+    assert loop.cluster_loop(reports) == expected
+
+
+link = st.tuples(
+    st.sampled_from([1.0, math.sqrt(0.5)]),  # at the gate, or where a type penalty meets the threshold
+    st.floats(-0.002, 0.002),  # metres either side of that limit
+    st.integers(1, 4),
+    st.sampled_from([None, 4.0, 12.0, 30.0]),
+    st.sampled_from([None, "dome", "fixed"]),
+)
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.lists(link, min_size=2, max_size=14), st.sampled_from([(47.37, 8.54), (-33.9, 151.2)]))
+def test_both_clusterings_agree_on_pairs_within_a_millimetre_of_a_limit(links, origin):
+    """A chain of reports each about one limit from the last, where a chord-vs-geodesic error could flip it."""
+    params = dedupe.DEFAULT_PARAMS
+    reports: list[dedupe.Report] = []
+    point, previous_acc = origin, None
+    for n, (factor, slack, who, acc, ctype) in enumerate(links):
+        if reports:
+            gate = dedupe.gate_m(previous_acc, acc, params)
+            moved = geodesic(meters=gate * factor + slack).destination(point, 90.0)
+            point = (moved.latitude, moved.longitude)
+        reports.append(
+            dedupe.Report(id=n + 1, lat=point[0], lon=point[1], reporter=who, accuracy_m=acc, camera_type=ctype)
+        )
+        previous_acc = acc
+
+    assert loop.cluster_loop(reports) == batch.cluster_vectorised(reports)

@@ -19,7 +19,9 @@ from typing import Any
 import numpy as np
 
 from .. import geo
-from .rules import DEFAULT_PARAMS, Params, Report, angle_between, gate_m, known
+from .loop import SMALL, cluster_loop
+from .merge_rule import Group, groups_agree
+from .rules import DEFAULT_PARAMS, Params, Report, known
 from .spatial import _KEY_BITS, _KEY_OFFSET, candidate_pairs, ecef
 
 
@@ -128,8 +130,16 @@ def cluster(reports: Sequence[Report], params: Params = DEFAULT_PARAMS) -> list[
     """Group reports into cameras; a label per report (the smallest report id of its camera).
 
     Deterministic and independent of input order: reports are canonicalised by id, and pairs
-    merge in descending score, ties broken by the ids.
+    merge in descending score, ties broken by the ids. A few reports (the worker's regroup) go
+    through the plain loop, which makes the same decisions without numpy's per-call cost.
     """
+    if len(reports) <= SMALL:
+        return cluster_loop(reports, params)
+    return cluster_vectorised(reports, params)
+
+
+def cluster_vectorised(reports: Sequence[Report], params: Params = DEFAULT_PARAMS) -> list[int]:
+    """`cluster` on numpy arrays: grid pairs, vectorised scores, agglomeration in rounds."""
     if not reports:
         return []
     a, order = _arrays_and_order(reports)
@@ -261,7 +271,7 @@ def _agglomerate(a: _Arrays, i: np.ndarray, j: np.ndarray, s: np.ndarray, params
     """Constrained agglomeration; returns each report's cluster root (the cluster's smallest index).
 
     The rule is sequential: take pairs in descending score (ties by index); skip a pair already in
-    one cluster; merge two single reports; merge two clusters if `_groups_agree`. As a Python loop
+    one cluster; merge two single reports; merge two clusters if `groups_agree`. As a Python loop
     that is a minute for a million city reports. Instead, rounds take the next `window`
     undecided pairs in that order and replay the loop over them speculatively, with vectorised
     steps, then keep what is certainly the loop's result. See `_Round`.
@@ -436,7 +446,7 @@ class _Clusters:
     """The clusters during agglomeration, and a round's hypothetical merges ("nodes").
 
     Column r < n of `table` holds the cluster whose root is report r (meaningful at roots only);
-    column n + p the round's proposal p. Its rows (`_CX` ...) are what `_groups_agree` reads:
+    column n + p the round's proposal p. Its rows (`_CX` ...) are what `groups_agree` reads:
     accuracy-weighted ECEF sums and the centre, direction sums and mean, the median accuracy (for
     the gate) and the majority type and mount codes (-1 unknown). Four 64-bit Bloom words per node
     (one bit per reporter in each) rule out a shared reporter for most pairs without looking at
@@ -450,7 +460,7 @@ class _Clusters:
         self.root = np.arange(n)  # each report's cluster
         self.nxt = np.arange(n)
         table = np.zeros((16, 2 * n))  # a row per value: gathering nodes reads contiguous rows
-        # Starting values exactly as `_Group` computes them: Python arithmetic, once per distinct
+        # Starting values exactly as `Group` computes them: Python arithmetic, once per distinct
         # value, since numpy's pow and trigonometry may differ from Python's in the last bit.
         default = params.default_accuracy_m
         accs, acc_index = np.unique(a.acc, return_inverse=True)  # few distinct values
@@ -493,7 +503,7 @@ class _Clusters:
         self.root_of = np.arange(2 * n)  # the root a node's cluster got when it was applied
         self.applied = np.zeros(2 * n, dtype=bool)
         self.ended = np.zeros(2 * n, dtype=bool)  # nodes ended by the latest proposals
-        self._xyz: tuple[list[float], list[float], list[float]] | None = None  # `_groups_agree` takes lists
+        self._xyz: tuple[list[float], list[float], list[float]] | None = None  # `groups_agree` takes lists
 
     # -- clusters as they are
 
@@ -599,7 +609,7 @@ class _Clusters:
 
         numpy's arctan2 and pow may differ from Python's math in the last bit, so a decision this
         close to flipping (within 1e-9 of a limit; float error here is below 1e-12) is recomputed
-        with `_groups_agree` itself.
+        with `groups_agree` itself.
         """
         table = self.table
         ok = (table[_SIZE, nu] == 1) & (table[_SIZE, nv] == 1)
@@ -638,7 +648,7 @@ class _Clusters:
             agree[cand], unsure = self._members_agree(nu[cand], nv[cand], gate[cand])
             close[cand[unsure]] = True
         for k in np.flatnonzero(close).tolist():
-            agree[k] = _groups_agree(self._group(int(nu[k])), self._group(int(nv[k])), par, self._xyz_lists())
+            agree[k] = groups_agree(self._group(int(nu[k])), self._group(int(nv[k])), par, self._xyz_lists())
         ok[near] = agree
         return ok
 
@@ -646,7 +656,7 @@ class _Clusters:
         """The rules on the members of nu[k] ∪ nv[k]: (they hold, too close to call).
 
         Every report must lie within the gate of the merged centre, (g.x + h.x) / (g.wsum + h.wsum)
-        exactly as `_groups_agree` computes it, and no volunteer may be in both clusters. Each
+        exactly as `groups_agree` computes it, and no volunteer may be in both clusters. Each
         node's `_RADIUS` (an upper bound of its members' distance from its centre) settles the
         first rule for most pairs, and the Bloom words the second; only the rest are walked.
         """
@@ -679,11 +689,11 @@ class _Clusters:
         holds[walk[keys[1:][keys[1:] == keys[:-1]] // span]] = False
         return holds & ~unsure, unsure
 
-    def _group(self, node: int) -> _Group:
-        """A node as `_groups_agree` takes it: the same values, as Python floats like the loop's."""
+    def _group(self, node: int) -> Group:
+        """A node as `groups_agree` takes it: the same values, as Python floats like the loop's."""
         members = self.members(np.array([node]))[1].tolist()
         a, row = self.a, self.table[:, node].tolist()
-        return _Group(
+        return Group(
             members=members,
             reporters={int(a.reporter[m]) for m in members},
             wsum=row[_WSUM],
@@ -746,7 +756,7 @@ def _medians(k: np.ndarray, rank: np.ndarray, values: np.ndarray, count: int) ->
 
 
 def _majorities(k: np.ndarray, codes: np.ndarray, count: int) -> np.ndarray:
-    """`_majority` of the known codes (>= 0) of each group k: most frequent, ties to the smallest code."""
+    """`majority` of the known codes (>= 0) of each group k: most frequent, ties to the smallest code."""
     known_ = codes >= 0
     k, codes = k[known_], codes[known_].astype(np.int64)
     if not len(k):
@@ -763,68 +773,6 @@ def _majorities(k: np.ndarray, codes: np.ndarray, count: int) -> np.ndarray:
     top = np.flatnonzero(np.r_[True, group[1:] != group[:-1]])  # first row per group
     out[group[top]] = code[top]
     return out
-
-
-@dataclass
-class _Group:
-    members: list[int]
-    reporters: set[int]
-    wsum: float
-    x: float
-    y: float
-    z: float
-    dsin: float
-    dcos: float
-    dn: int
-    types: Counter[int]
-    mounts: Counter[int]
-    accs: list[float]
-
-
-def _majority(counter: Counter[int]) -> int:
-    if not counter:
-        return -1
-    return min(counter, key=lambda v: (-counter[v], v))
-
-
-def _groups_agree(g: _Group, h: _Group, params: Params, xyz: tuple[list[float], list[float], list[float]]) -> bool:
-    """The matcher's rules between two whole clusters (centres, consensus attributes, reporters).
-
-    One more rule than between two reports: every report of the merged cluster must lie within
-    the gate of its new centre. Without it, clusters could chain along a busy street, each merge
-    within the gate of a centre that keeps moving, into one "camera" a block long.
-    """
-    if g.reporters & h.reporters:
-        return False
-    dg = math.degrees(math.atan2(g.dsin, g.dcos)) % 360.0 if g.dn else None
-    dh = math.degrees(math.atan2(h.dsin, h.dcos)) % 360.0 if h.dn else None
-    if dg is not None and dh is not None and angle_between(dg, dh) > params.direction_tolerance:
-        return False
-    gx, gy, gz = g.x / g.wsum, g.y / g.wsum, g.z / g.wsum
-    hx, hy, hz = h.x / h.wsum, h.y / h.wsum, h.z / h.wsum
-    d = math.sqrt((gx - hx) ** 2 + (gy - hy) ** 2 + (gz - hz) ** 2)
-    acc_g = sorted(g.accs)[len(g.accs) // 2] if g.accs else None
-    acc_h = sorted(h.accs)[len(h.accs) // 2] if h.accs else None
-    gate = gate_m(acc_g, acc_h, params)
-    if d > gate:
-        return False
-    w = g.wsum + h.wsum
-    cx, cy, cz = (g.x + h.x) / w, (g.y + h.y) / w, (g.z + h.z) / w
-    limit = gate * gate
-    xs, ys, zs = xyz
-    for m in (*g.members, *h.members):
-        if (xs[m] - cx) ** 2 + (ys[m] - cy) ** 2 + (zs[m] - cz) ** 2 > limit:
-            return False
-    value = 1.0 - (d / gate) ** 2
-    if dg is not None and dh is not None:
-        value += params.direction_bonus
-    tg, th = _majority(g.types), _majority(h.types)
-    if tg >= 0 and th >= 0 and tg != th:
-        value -= params.type_penalty
-    mg, mh = _majority(g.mounts), _majority(h.mounts)
-    if mg >= 0 and mh >= 0 and mg != mh:
-        value -= params.mount_penalty
-    return value >= params.threshold
 
 
 def groups_of(labels: Sequence[int]) -> list[list[int]]:

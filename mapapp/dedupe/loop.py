@@ -1,0 +1,154 @@
+"""The batch clustering as a plain loop: the same decisions as `batch.cluster`, for a few reports.
+
+The worker regroups one new sighting with the cameras around it: usually a handful of reports,
+rarely more than a few dozen. numpy's per-call cost dominates at that size (`batch.cluster` of
+four reports takes about a millisecond, a third of the task's budget), while this loop over every
+pair takes tens of microseconds. `batch.cluster` hands inputs of up to `SMALL` reports here.
+
+The two must agree exactly, so this loop restates the vectorised arithmetic operation for
+operation, not `rules.score_at`'s (which is equal in value but not always in the last bit):
+  - chord distances in ECEF as `((dx² + dy²) + dz²) ** 0.5` from the same `ecef` coordinates;
+  - pairs whose decision a 1 mm error could flip re-measured with geopy's geodesic
+    (`batch._settle_borderline`);
+  - merges in descending score, ties by the two reports' positions in id order;
+  - two clusters merge only if `merge_rule.groups_agree`, the one rule both implementations share.
+tests/test_dedupe_batch_reference.py checks the agreement on dense, messy random data.
+"""
+
+from __future__ import annotations
+
+import math
+from collections import Counter
+from collections.abc import Sequence
+
+import numpy as np
+
+from .. import geo
+from .merge_rule import Group, groups_agree
+from .rules import DEFAULT_PARAMS, Params, Report, known
+from .spatial import ecef
+
+# Up to this many reports `batch.cluster` uses the loop: its pairs grow as n², numpy's fixed cost
+# does not; they break even at about 60 reports on this machine (bench/README.md).
+SMALL = 48
+
+
+def _widening(acc: float | None, params: Params) -> float:
+    """A report's gate widening, as numpy computes it: unknown (None, NaN) counts as 0."""
+    if acc is None or acc != acc:
+        return 0.0
+    return min(max(acc, 0.0), params.accuracy_cap_m)
+
+
+def _pair_score(d: float, a: Report, b: Report, gate: float, params: Params) -> float | None:
+    """`batch._scores` for one pair (None where a hard rule forbids it)."""
+    if a.reporter == b.reporter or d > gate:
+        return None
+    s = 1.0 - (d / gate) * (d / gate)
+    if known(a.direction) and known(b.direction):
+        if abs((a.direction - b.direction + 180.0) % 360.0 - 180.0) > params.direction_tolerance:
+            return None
+        s += params.direction_bonus
+    if known(a.camera_type) and known(b.camera_type) and a.camera_type != b.camera_type:
+        s -= params.type_penalty
+    if known(a.camera_mount) and known(b.camera_mount) and a.camera_mount != b.camera_mount:
+        s -= params.mount_penalty
+    return s
+
+
+def _borderline(d: float, s: float | None, gate: float, params: Params) -> bool:
+    """True when a 1 mm error in `d` could change the pair's decision (batch._settle_borderline)."""
+    if abs(d - gate) < 1e-3:
+        return True
+    if s is None:
+        return False
+    rest = s - (1.0 - (d / gate) * (d / gate))  # bonus minus penalties
+    crit = gate * math.sqrt(max(1.0 + rest - params.threshold, 0.0))
+    return abs(d - min(crit, gate)) < 1e-3
+
+
+def cluster_loop(reports: Sequence[Report], params: Params = DEFAULT_PARAMS) -> list[int]:
+    """`batch.cluster` for a few reports: a label per report (the smallest report id of its camera)."""
+    n = len(reports)
+    if n == 0:
+        return []
+    rs = sorted(reports, key=lambda r: r.id)  # stable, as batch's argsort
+    lat = np.array([r.lat for r in rs], dtype=np.float64)
+    lon = np.array([r.lon for r in rs], dtype=np.float64)
+    xs, ys, zs = (axis.tolist() for axis in ecef(lat, lon))
+    widening = [_widening(r.accuracy_m, params) for r in rs]
+    edges: list[tuple[float, int, int]] = []
+    for p in range(n):
+        a = rs[p]
+        for q in range(p + 1, n):
+            b = rs[q]
+            if a.reporter == b.reporter:
+                continue
+            gate = params.radius_m + max(widening[p], widening[q])
+            dx, dy, dz = xs[q] - xs[p], ys[q] - ys[p], zs[q] - zs[p]
+            d = math.sqrt((dx * dx + dy * dy) + dz * dz)
+            if not d < gate + 2e-3:
+                continue
+            s = _pair_score(d, a, b, gate, params)
+            if _borderline(d, s, gate, params):
+                d = geo.distance_m((a.lat, a.lon), (b.lat, b.lon))
+                s = _pair_score(d, a, b, gate, params)
+            if s is not None and s >= params.threshold:
+                edges.append((-s, p, q))
+    edges.sort()
+
+    types = {v: k for k, v in enumerate(sorted({r.camera_type for r in rs if known(r.camera_type)}))}
+    mounts = {v: k for k, v in enumerate(sorted({r.camera_mount for r in rs if known(r.camera_mount)}))}
+    parent = list(range(n))
+    groups: dict[int, Group] = {}
+
+    def find(x: int) -> int:
+        while parent[x] != x:
+            x = parent[x]
+        return x
+
+    def group(p: int) -> Group:
+        if p not in groups:
+            groups[p] = _single(p, rs[p], (xs[p], ys[p], zs[p]), types, mounts, params)
+        return groups[p]
+
+    for _, p, q in edges:
+        rp, rq = find(p), find(q)
+        if rp == rq:
+            continue
+        gp, gq = group(rp), group(rq)
+        if (len(gp.members) > 1 or len(gq.members) > 1) and not groups_agree(gp, gq, params, (xs, ys, zs)):
+            continue
+        root, other = min(rp, rq), max(rp, rq)
+        groups[root].absorb(groups.pop(other))
+        parent[other] = root
+    # By id, built in id order: with repeated ids the last one's label wins, as in batch.
+    by_id = {r.id: rs[find(p)].id for p, r in enumerate(rs)}
+    return [by_id[r.id] for r in reports]
+
+
+def _single(
+    p: int,
+    r: Report,
+    xyz: tuple[float, float, float],
+    types: dict[str, int],
+    mounts: dict[str, int],
+    params: Params,
+) -> Group:
+    acc = r.accuracy_m
+    w = 1.0 / max(acc if acc is not None and acc == acc and acc > 0 else params.default_accuracy_m, 1.0) ** 2
+    has_dir = known(r.direction)
+    return Group(
+        members=[p],
+        reporters={r.reporter},
+        wsum=w,
+        x=xyz[0] * w,
+        y=xyz[1] * w,
+        z=xyz[2] * w,
+        dsin=math.sin(math.radians(r.direction)) if has_dir else 0.0,
+        dcos=math.cos(math.radians(r.direction)) if has_dir else 0.0,
+        dn=1 if has_dir else 0,
+        types=Counter([types[r.camera_type]] if known(r.camera_type) else []),
+        mounts=Counter([mounts[r.camera_mount]] if known(r.camera_mount) else []),
+        accs=[acc] if acc is not None and acc == acc else [],
+    )
