@@ -766,21 +766,15 @@ class InTaskTimes(logging.Handler):
             self.ms[int(record.args[0])] = float(record.args[1])
 
 
+# What the execute wrapper sees is one entry per round trip: the service sends several statements
+# in one (mapapp/services/roundtrips.py), so each kind below is a batch, named by what it holds.
 STATEMENTS = (
-    ("advisory locks", re.compile(r"pg_advisory_xact_lock")),
-    ("lock sighting FOR UPDATE", re.compile(r'FROM "mapapp_sighting".*FOR UPDATE', re.S)),
+    ("1 read pending sighting", re.compile(r"^(SET LOCAL synchronous_commit[^;]*;\s*)?SELECT .* AND status = ", re.S)),
+    ("2 area locks + re-read + candidates", re.compile(r"pg_advisory_xact_lock")),
+    ("INSERT camera (founding)", re.compile(r'^INSERT INTO "mapapp_camera"')),
+    ("3 writes (sighting, moves, cameras, history)", re.compile(r'^UPDATE "mapapp_sighting"')),
     ("lock camera FOR UPDATE", re.compile(r'FROM "mapapp_camera".*FOR UPDATE', re.S)),
-    (
-        "read pending position",
-        re.compile(r'^SELECT "mapapp_sighting"\."lat" AS "lat", "mapapp_sighting"\."lon" AS "lon" FROM'),
-    ),
-    ("candidates: camera bbox", re.compile(r'FROM "mapapp_camera" WHERE .*"mapapp_camera"\."lat" >=', re.S)),
-    ("candidates: their sightings", re.compile(r'FROM "mapapp_sighting" WHERE .*"camera_id" IN', re.S)),
-    ("refresh: read sightings", re.compile(r'FROM "mapapp_sighting" WHERE .*ORDER BY', re.S)),
-    ("refresh: UPDATE camera", re.compile(r'^UPDATE "mapapp_camera"')),
-    ("INSERT camera (found)", re.compile(r'^INSERT INTO "mapapp_camera"')),
-    ("UPDATE sighting", re.compile(r'^UPDATE "mapapp_sighting"')),
-    ("INSERT assignment", re.compile(r'^INSERT INTO "mapapp_assignment"')),
+    ("UPDATE camera", re.compile(r'^UPDATE "mapapp_camera"')),
 )
 
 

@@ -67,33 +67,48 @@ def _borderline(d: float, s: float | None, gate: float, params: Params) -> bool:
     return abs(d - min(crit, gate)) < 1e-3
 
 
+class PairRule:
+    """The pair rule over reports in id order (positions 0..n-1), with the vectorised arithmetic."""
+
+    def __init__(self, reports: Sequence[Report], params: Params) -> None:
+        self.rs = sorted(reports, key=lambda r: r.id)  # stable, as batch's argsort
+        self.params = params
+        lat = np.array([r.lat for r in self.rs], dtype=np.float64)
+        lon = np.array([r.lon for r in self.rs], dtype=np.float64)
+        self.xyz = tuple(axis.tolist() for axis in ecef(lat, lon))
+        self.widening = [_widening(r.accuracy_m, params) for r in self.rs]
+
+    def score(self, p: int, q: int) -> float | None:
+        """The pair's score if it reaches the threshold, else None. Call with p < q (id order)."""
+        a, b, params = self.rs[p], self.rs[q], self.params
+        if a.reporter == b.reporter:
+            return None
+        gate = params.radius_m + max(self.widening[p], self.widening[q])
+        xs, ys, zs = self.xyz
+        dx, dy, dz = xs[q] - xs[p], ys[q] - ys[p], zs[q] - zs[p]
+        d = math.sqrt((dx * dx + dy * dy) + dz * dz)
+        if not d < gate + 2e-3:
+            return None
+        s = _pair_score(d, a, b, gate, params)
+        if _borderline(d, s, gate, params):
+            d = geo.distance_m((a.lat, a.lon), (b.lat, b.lon))
+            s = _pair_score(d, a, b, gate, params)
+        return s if s is not None and s >= params.threshold else None
+
+
 def cluster_loop(reports: Sequence[Report], params: Params = DEFAULT_PARAMS) -> list[int]:
     """`batch.cluster` for a few reports: a label per report (the smallest report id of its camera)."""
     n = len(reports)
     if n == 0:
         return []
-    rs = sorted(reports, key=lambda r: r.id)  # stable, as batch's argsort
-    lat = np.array([r.lat for r in rs], dtype=np.float64)
-    lon = np.array([r.lon for r in rs], dtype=np.float64)
-    xs, ys, zs = (axis.tolist() for axis in ecef(lat, lon))
-    widening = [_widening(r.accuracy_m, params) for r in rs]
+    rule = PairRule(reports, params)
+    rs = rule.rs
+    xs, ys, zs = rule.xyz
     edges: list[tuple[float, int, int]] = []
     for p in range(n):
-        a = rs[p]
         for q in range(p + 1, n):
-            b = rs[q]
-            if a.reporter == b.reporter:
-                continue
-            gate = params.radius_m + max(widening[p], widening[q])
-            dx, dy, dz = xs[q] - xs[p], ys[q] - ys[p], zs[q] - zs[p]
-            d = math.sqrt((dx * dx + dy * dy) + dz * dz)
-            if not d < gate + 2e-3:
-                continue
-            s = _pair_score(d, a, b, gate, params)
-            if _borderline(d, s, gate, params):
-                d = geo.distance_m((a.lat, a.lon), (b.lat, b.lon))
-                s = _pair_score(d, a, b, gate, params)
-            if s is not None and s >= params.threshold:
+            s = rule.score(p, q)
+            if s is not None:
                 edges.append((-s, p, q))
     edges.sort()
 

@@ -6,9 +6,9 @@ dense places: a report that arrives before its own camera exists joins a neighbo
 elsewhere. On the Swiss layout that greedy rule reached pairwise F1 0.77 where the batch
 clustering reached 0.82 (bench/bench_dedupe_accuracy.py). So the worker re-runs the batch
 clustering (`cluster`) on the new report plus every sighting of the cameras whose centre lies
-within the widest gate of it, and keeps camera ids stable with `assign_ids`. In sparse places
-that is exactly "join the best camera"; in dense places it lets new evidence correct an earlier
-greedy choice. The locked area (lock_keys covers two gates) contains every camera touched.
+within the widest gate of it (of those, the ones linked to it: see `regroup`), and keeps camera
+ids stable with `assign_ids`. In sparse places that is exactly "join the best camera"; in dense
+places it lets new evidence correct an earlier greedy choice. The locked area (lock_keys covers two gates) contains every camera touched.
 """
 
 from __future__ import annotations
@@ -18,6 +18,7 @@ from collections.abc import Mapping, Sequence, Set
 from dataclasses import dataclass
 
 from .batch import cluster
+from .loop import PairRule
 from .rules import DEFAULT_PARAMS, Params, Report
 
 
@@ -50,15 +51,55 @@ def assign_ids(held: Sequence[Sequence[int | None]], *, reserved: Set[int] = fro
 def regroup(new: Report, cameras: Mapping[int, Sequence[Report]], params: Params = DEFAULT_PARAMS) -> list[Group]:
     """Cluster `new` with the reports of nearby `cameras` ({camera id: its reports}).
 
-    Returns the resulting groups, each with the camera id it keeps (or None). Cameras in
-    `cameras` that no group keeps have lost all their reports to others: the caller retires them.
-    Groups come ordered by their smallest report id.
+    Returns a group per resulting camera, each with the camera id it keeps (or None for a new
+    one), ordered by smallest report id. Cameras that no group keeps have lost all their reports
+    to others: the caller retires them.
+
+    Only the reports *linked* to the new one are re-clustered: those reachable from it by pairs
+    that score (`loop.PairRule`), closed over cameras (a linked report brings its camera's other
+    reports). The rest keep their cameras unchanged. Clustering only ever merges along scoring
+    pairs, so a part with no pair to the new report clusters the same with or without it; cutting
+    it out changes nothing that the new evidence bears on. It keeps cameras stable (a new sighting
+    does not reshuffle unrelated neighbours whose cameras an older rule or a moderator made), and
+    it is faster. If the current cameras are the batch clustering of their reports, the result is
+    again the batch clustering of all reports plus the new one.
     """
-    reports = [new, *(r for camera_id in sorted(cameras) for r in cameras[camera_id])]
-    camera_of = {r.id: camera_id for camera_id, rs in cameras.items() for r in rs}
+    rule = PairRule([new, *(r for rs in cameras.values() for r in rs)], params)
+    rs = rule.rs
+    camera_of = {r.id: camera_id for camera_id, reports in cameras.items() for r in reports}
+    position_of = {r.id: p for p, r in enumerate(rs)}
+    positions_of: dict[int, list[int]] = defaultdict(list)
+    for p, r in enumerate(rs):
+        if r.id in camera_of:
+            positions_of[camera_of[r.id]].append(p)
+
+    start = position_of[new.id]
+    linked, frontier, affected = {start}, [start], set()
+    while frontier:
+        p = frontier.pop()
+        for q in range(len(rs)):
+            if q in linked or rule.score(min(p, q), max(p, q)) is None:
+                continue
+            reached = [q]
+            camera_id = camera_of.get(rs[q].id)
+            if camera_id is not None and camera_id not in affected:
+                affected.add(camera_id)
+                reached += positions_of[camera_id]
+            for r in reached:
+                if r not in linked:
+                    linked.add(r)
+                    frontier.append(r)
+
+    part = [rs[p] for p in sorted(linked)]
     by_label: dict[int, list[Report]] = defaultdict(list)
-    for report, label in zip(reports, cluster(reports, params), strict=True):
+    for report, label in zip(part, cluster(part, params), strict=True):
         by_label[label].append(report)
     groups = [sorted(by_label[label], key=lambda r: r.id) for label in sorted(by_label)]
     ids = assign_ids([[camera_of.get(r.id) for r in g] for g in groups])
-    return [Group(camera_id=cid, reports=g) for cid, g in zip(ids, groups, strict=True)]
+    result = [Group(camera_id=cid, reports=g) for cid, g in zip(ids, groups, strict=True)]
+    result += [
+        Group(camera_id=camera_id, reports=sorted(cameras[camera_id], key=lambda r: r.id))
+        for camera_id in cameras
+        if camera_id not in affected and cameras[camera_id]
+    ]
+    return sorted(result, key=lambda g: g.reports[0].id)

@@ -13,10 +13,10 @@ from .cameras import (
     camera_merge,
     camera_refresh,
     camera_unmerge,
-    sighting_process,
     sighting_split,
     sightings_sweep,
 )
+from .processing import sighting_process
 from .recluster import ReclusterResult, recluster_region
 from .sightings import (
     SIGHTING_INPUT_FIELDS,

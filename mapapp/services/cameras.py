@@ -9,7 +9,6 @@ moderator action an AuditEvent.
 from __future__ import annotations
 
 import logging
-from collections import Counter
 from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
@@ -202,119 +201,7 @@ def _camera_from(sighting: Sighting, *, params: dedupe.Params, provenance: str =
     return Camera.objects.create(provenance=provenance, **summary_values([row], params))
 
 
-# --- The dedupe task's service ------------------------------------------------------------------
-
-
-def sighting_process(*, sighting_id: int, params: dedupe.Params | None = None) -> ProcessResult | None:
-    """Put a pending sighting into its camera, regrouping the cameras around it (dedupe.regroup).
-
-    Returns None when there is nothing to do (already processed, rejected or missing), so running
-    it twice equals running it once. Race-free: the area lock (locks.py) serialises every worker
-    whose sighting could touch the same cameras; the sighting's status is re-read under the lock.
-
-    Where a moderator has placed a sighting (pinned) among the nearby cameras, the area is not
-    regrouped, since that would overrule the moderator; the sighting joins the best-scoring
-    camera instead (dedupe.best_match), as a greedy matcher would.
-    """
-    params = params or dedupe_params()
-    with transaction.atomic():
-        position = Sighting.objects.filter(pk=sighting_id, status=Sighting.Status.PENDING).values("lat", "lon").first()
-        if position is None:
-            return None
-        locks.lock_area([(position["lat"], position["lon"])], reach_m=lock_reach_m(params))
-        row = (
-            Sighting.objects.select_for_update()
-            .filter(pk=sighting_id, status=Sighting.Status.PENDING)
-            .values(*MEMBER_FIELDS)
-            .first()
-        )
-        if row is None:
-            return None  # another worker finished it while we waited for the lock
-        around = nearby(row["lat"], row["lon"], params)
-        report = report_of(row)
-        candidates = {c.id: c for c in around.candidates()}
-        if any(m["pinned"] for rows in around.members.values() for m in rows):
-            match = dedupe.best_match(report, candidates.values(), params)
-            groups = [dedupe.Group(camera_id=match.camera_id if match else None, reports=[report])]
-            members = {match.camera_id: around.members[match.camera_id]} if match else {}
-        else:
-            members = {cid: rows for cid, rows in around.members.items() if rows}
-            groups = dedupe.regroup(
-                report, {cid: [report_of(m) for m in rows] for cid, rows in members.items()}, params
-            )
-        camera_id = _apply_groups(row, groups, members=members, params=params)
-        candidate = candidates.get(camera_id)
-        scored = dedupe.score(report, candidate, params) if candidate is not None else None
-        distance = dedupe.chord_m(row["lat"], row["lon"], candidate.lat, candidate.lon) if candidate else None
-        Assignment.objects.create(
-            sighting_id=row["id"],
-            camera_id=camera_id,
-            kind=Assignment.Kind.MATCHED if candidate is not None else Assignment.Kind.FOUNDED,
-            score=None if scored is None else round(scored, 4),
-            distance_m=None if distance is None else round(distance, 2),
-        )
-    return ProcessResult(sighting_id=sighting_id, camera_id=camera_id, founded=candidate is None, score=scored)
-
-
-def _apply_groups(
-    new: dict[str, Any],
-    groups: list[dedupe.Group],
-    *,
-    members: dict[int, list[dict[str, Any]]],
-    params: dedupe.Params,
-) -> int:
-    """Write a regrouping: the new sighting processed, moved sightings, new and retired cameras.
-
-    Returns the new sighting's camera id. Cameras whose membership did not change are not written.
-    """
-    now = timezone.now()
-    rows_by_id = {m["id"]: m for rows in members.values() for m in rows} | {new["id"]: {**new, "camera_id": None}}
-    final: dict[int, int] = {}
-    changed: set[int] = set()
-    for group in groups:
-        rows = [rows_by_id[r.id] for r in group.reports]
-        camera_id = group.camera_id
-        if camera_id is None:
-            imported = all(r["source"] == Sighting.Source.IMPORT for r in rows)
-            provenance = Camera.Provenance.OSM if imported else Camera.Provenance.VOLUNTEER
-            camera_id = Camera.objects.create(provenance=provenance, **summary_values(rows, params)).pk
-        else:
-            changed.add(camera_id)
-        for r in rows:
-            final[r["id"]] = camera_id
-    # Members outside every group (the greedy path passes only the new report) stay where they are.
-    moved = [
-        (m, final[m["id"]])
-        for m in rows_by_id.values()
-        if m["id"] != new["id"] and m["id"] in final and m["camera_id"] != final[m["id"]]
-    ]
-    Sighting.objects.filter(pk=new["id"]).update(
-        camera_id=final[new["id"]], status=Sighting.Status.PROCESSED, processed_at=now
-    )
-    _move_sightings([(m["id"], m["camera_id"], c) for m, c in moved], kind=Assignment.Kind.REGROUPED, now=now)
-    kept = {g.camera_id for g in groups if g.camera_id is not None}
-    for old in sorted(set(members) - kept):
-        went_to = Counter(final[m["id"]] for m in members[old])
-        heir = min(went_to, key=lambda c: (-went_to[c], c))
-        votes_moved, votes_dropped = _move_votes(source_id=old, target_id=heir)
-        _retire(old, into=heir)
-        audit_record(
-            action="camera_auto_merge",
-            target=Camera(pk=heir),
-            reason="A new sighting showed these reports describe one camera (dedupe regroup).",
-            data={
-                "source": old,
-                "sightings": [m["id"] for m in members[old]],
-                "votes_moved": votes_moved,
-                "votes_dropped": votes_dropped,
-            },
-        )
-    touched = {
-        cid for cid in changed if cid == final[new["id"]] or any(c == cid or m["camera_id"] == cid for m, c in moved)
-    }
-    for camera_id in sorted(touched & kept):
-        camera_refresh(camera_id=camera_id, params=params)
-    return final[new["id"]]
+# --- The dedupe task's service lives in processing.py --------------------------------------------
 
 
 def sightings_sweep(*, older_than_s: int | None = None, limit: int = 1000) -> list[int]:

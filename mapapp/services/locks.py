@@ -28,6 +28,7 @@ from collections.abc import Iterable
 from django.db import connection
 
 from .. import dedupe
+from .roundtrips import Batch
 
 # Distinct from every cell key, whose namespace bits are 0x3C (see dedupe.spatial).
 GLOBAL_KEY = 0x3B << 54
@@ -42,21 +43,26 @@ def _require_transaction() -> None:
         raise RuntimeError("area locks are transaction-scoped: call this inside transaction.atomic()")
 
 
-def lock_area(points: Iterable[tuple[float, float]], *, reach_m: float) -> list[int]:
+def lock_area(points: Iterable[tuple[float, float]], *, reach_m: float, batch: Batch | None = None) -> list[int]:
     """Lock, until the transaction ends, the cells within `reach_m` of every (lat, lon) point.
 
     Call it once per transaction, with every point the transaction will decide about: keys
-    taken in two calls could be taken out of order, and that could deadlock.
+    taken in two calls could be taken out of order, and that could deadlock. With `batch`, the
+    locks are queued at the end of it (the caller's reads queued after them then see the locked
+    state) and the caller runs it; without, they are taken now, in one round trip.
     """
     _require_transaction()
     keys = sorted({key for lat, lon in points for key in dedupe.lock_keys(lat, lon, reach_m)})
     if _postgres():
-        with connection.cursor() as cursor:
-            cursor.execute("SELECT pg_advisory_xact_lock_shared(%s)", [GLOBAL_KEY])
-            # One statement per key keeps the order explicit (a set-returning SELECT may evaluate
-            # its lock calls in any order).
-            for key in keys:
-                cursor.execute("SELECT pg_advisory_xact_lock(%s)", [key])
+        target = batch if batch is not None else Batch()
+        # The global key first, then the cells in ascending order: one statement each, run in
+        # this order (a single set-returning SELECT may evaluate its lock calls in any order).
+        # The keys are our own integers, so they are written into the SQL, not bound.
+        target.add(f"SELECT pg_advisory_xact_lock_shared({int(GLOBAL_KEY)})")
+        for key in keys:
+            target.add(f"SELECT pg_advisory_xact_lock({int(key)})")
+        if batch is None:
+            target.run()
     return keys
 
 
