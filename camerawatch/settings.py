@@ -154,6 +154,10 @@ if _db["ENGINE"] == "django.db.backends.sqlite3":
     # A file, not ":memory:", so a real Celery worker process can open the test database too.
     _db["TEST"] = {"NAME": str(VAR_DIR / "test_camerawatch.sqlite3")}
 DATABASES = {"default": _db}
+# The dedupe task prepares its few recurring statements on PostgreSQL (mapapp/services/roundtrips.py),
+# which saves a parse and a plan per statement. Set false behind a transaction-pooling pgbouncer
+# older than 1.21, which cannot route prepared statements.
+DATABASE_PREPARED_STATEMENTS = envbool("DATABASE_PREPARED_STATEMENTS", "true")
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 # --- Cache (geocoder results and its rate limit) --------------------------------------------
@@ -288,6 +292,12 @@ CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 CELERY_TASK_IGNORE_RESULT = True
 CELERY_TASK_SERIALIZER = "json"
 CELERY_ACCEPT_CONTENT = ["json"]
+# Celery's Django fixup closes every database connection after every task unless this is set: on
+# PostgreSQL that is a new connection per task (several ms, cold caches, and the dedupe task's
+# prepared statements lost). With it, a worker keeps its connection; mapapp/tasks.py still ends
+# each task with Django's close_old_connections(), so a connection that broke, or outlived
+# DATABASE_CONN_MAX_AGE, is replaced, as after a web request. (The fixup reads the name as is.)
+CELERY_DB_REUSE_MAX = envint("CELERY_DB_REUSE_MAX", "1000", minimum=0)
 # One named queue; tests use a private one so a developer's running worker never eats their tasks.
 CELERY_TASK_DEFAULT_QUEUE = env("CELERY_QUEUE", "camerawatch")
 # A broker that is down at worker start is retried, not fatal: the worker comes up with it.

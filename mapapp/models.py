@@ -172,8 +172,11 @@ class Camera(CameraAttributes):
     gone_count = models.PositiveIntegerField(default=0)
     first_seen = models.DateTimeField(default=timezone.now)
     last_seen = models.DateTimeField(default=timezone.now)
+    # Indexes: a column that an index below already leads with gets no index of its own. Every
+    # index is work on each write, and the dedupe task writes cameras, sightings and assignments
+    # on every sighting (its latency budget is 5 ms; migration 0004 dropped the duplicates).
     neighbourhood = models.ForeignKey(
-        Neighbourhood, null=True, blank=True, on_delete=models.SET_NULL, related_name="cameras"
+        Neighbourhood, null=True, blank=True, on_delete=models.SET_NULL, related_name="cameras", db_index=False
     )
     provenance = models.CharField(max_length=10, choices=Provenance.choices, default=Provenance.VOLUNTEER)
     osm_id = models.BigIntegerField("OSM node id", null=True, blank=True)
@@ -181,7 +184,9 @@ class Camera(CameraAttributes):
     osm_tags = models.JSONField(default=dict, blank=True)
     # Set when this camera was merged into another. The row stays as a tombstone so that links
     # to it keep working (they forward) and the merge can be undone with the same id.
-    merged_into = models.ForeignKey("self", null=True, blank=True, on_delete=models.PROTECT, related_name="absorbed")
+    merged_into = models.ForeignKey(
+        "self", null=True, blank=True, on_delete=models.PROTECT, related_name="absorbed", db_index=False
+    )
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
 
@@ -195,6 +200,11 @@ class Camera(CameraAttributes):
             models.Index(fields=["neighbourhood", "status"], name="camera_nbhd_status_idx"),
             # "Changed since" feeds and the verification queue's stale-first ordering.
             models.Index(fields=["status", "updated_at"], name="camera_status_updated_idx"),
+            # Tombstones forwarding to a camera (merge, unmerge). Partial: live cameras, nearly
+            # all of them, are not in it.
+            models.Index(
+                fields=["merged_into"], condition=Q(merged_into__isnull=False), name="camera_merged_into_idx"
+            ),
         ]
         constraints = [
             models.CheckConstraint(condition=LAT_RANGE, name="camera_lat_range"),
@@ -237,7 +247,10 @@ class Sighting(CameraAttributes):
 
     Status = SightingStatus
 
-    reporter = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="sightings")
+    # No index of its own: sighting_reporter_recent_idx leads with it (see Camera's note on indexes).
+    reporter = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="sightings", db_index=False
+    )
     lat = models.FloatField("latitude", validators=LAT_VALIDATORS)
     lon = models.FloatField("longitude", validators=LON_VALIDATORS)
     accuracy_m = models.FloatField(
@@ -270,8 +283,11 @@ class Sighting(CameraAttributes):
         indexes = [
             # Sightings in a map area (moderation views, recluster by bbox).
             models.Index(fields=["lat", "lon"], name="sighting_lat_lon_idx"),
-            # The sweeper: pending sightings older than a timeout.
-            models.Index(fields=["status", "submitted_at"], name="sighting_status_submitted_idx"),
+            # The sweeper: pending sightings older than a timeout. Partial, so a processed
+            # sighting leaves it (and the dedupe task's update does not write to it).
+            models.Index(
+                fields=["submitted_at"], condition=Q(status="pending"), name="sighting_pending_submitted_idx"
+            ),
             # A volunteer's own sightings, newest first.
             models.Index(fields=["reporter", "-submitted_at"], name="sighting_reporter_recent_idx"),
         ]
@@ -316,21 +332,33 @@ class Assignment(models.Model):
 
     Kind = AssignmentKind
 
-    sighting = models.ForeignKey(Sighting, on_delete=models.PROTECT, related_name="assignments")
-    camera = models.ForeignKey(Camera, on_delete=models.PROTECT, related_name="assignments")
-    previous_camera = models.ForeignKey(Camera, null=True, blank=True, on_delete=models.PROTECT, related_name="+")
+    # Indexes: the two history indexes below lead with sighting and camera, so those foreign keys
+    # get none of their own; previous_camera and actor are mostly null and get partial ones.
+    sighting = models.ForeignKey(Sighting, on_delete=models.PROTECT, related_name="assignments", db_index=False)
+    camera = models.ForeignKey(Camera, on_delete=models.PROTECT, related_name="assignments", db_index=False)
+    previous_camera = models.ForeignKey(
+        Camera, null=True, blank=True, on_delete=models.PROTECT, related_name="+", db_index=False
+    )
     kind = models.CharField(max_length=12, choices=Kind.choices)
     # The dedupe score with which the sighting joined (null when it founded the camera or a
     # person moved it). Low scores are the merges worth a moderator's second look.
     score = models.FloatField(null=True, blank=True)
     distance_m = models.FloatField(null=True, blank=True)
     actor = models.ForeignKey(
-        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="+", db_index=False
     )
     created_at = models.DateTimeField(default=timezone.now)
 
     class Meta:
         indexes = [
+            # Where a camera's sightings came from (unmerge), and the PROTECT check when a camera
+            # or user is deleted.
+            models.Index(
+                fields=["previous_camera"],
+                condition=Q(previous_camera__isnull=False),
+                name="assignment_previous_camera_idx",
+            ),
+            models.Index(fields=["actor"], condition=Q(actor__isnull=False), name="assignment_actor_idx"),
             # A sighting's history (and "which merge moved it here?" when undoing a merge).
             models.Index(fields=["sighting", "created_at"], name="assignment_sighting_idx"),
             # A camera's history page.

@@ -6,11 +6,21 @@ import logging
 import time
 
 from celery import shared_task
-from django.db import OperationalError
+from celery.signals import task_postrun
+from django.db import OperationalError, close_old_connections
 
 from . import services
 
 log = logging.getLogger(__name__)
+
+
+@task_postrun.connect
+def _close_old_connections(**_: object) -> None:
+    """After each task, as after a web request: drop a database connection that broke or expired.
+
+    Workers otherwise keep their connection across tasks (settings.CELERY_DB_REUSE_MAX).
+    """
+    close_old_connections()
 
 
 @shared_task(

@@ -8,7 +8,8 @@ clustering reached 0.82 (bench/bench_dedupe_accuracy.py). So the worker re-runs 
 clustering (`cluster`) on the new report plus every sighting of the cameras whose centre lies
 within the widest gate of it (of those, the ones linked to it: see `regroup`), and keeps camera
 ids stable with `assign_ids`. In sparse places that is exactly "join the best camera"; in dense
-places it lets new evidence correct an earlier greedy choice. The locked area (lock_keys covers two gates) contains every camera touched.
+places it lets new evidence correct an earlier greedy choice. The locked area (lock_keys covers
+two gates) contains every camera touched.
 """
 
 from __future__ import annotations

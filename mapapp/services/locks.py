@@ -57,10 +57,9 @@ def lock_area(points: Iterable[tuple[float, float]], *, reach_m: float, batch: B
         target = batch if batch is not None else Batch()
         # The global key first, then the cells in ascending order: one statement each, run in
         # this order (a single set-returning SELECT may evaluate its lock calls in any order).
-        # The keys are our own integers, so they are written into the SQL, not bound.
-        target.add(f"SELECT pg_advisory_xact_lock_shared({int(GLOBAL_KEY)})")
+        target.add("SELECT pg_advisory_xact_lock_shared(%s)", [GLOBAL_KEY])
         for key in keys:
-            target.add(f"SELECT pg_advisory_xact_lock({int(key)})")
+            target.add("SELECT pg_advisory_xact_lock(%s)", [key])
         if batch is None:
             target.run()
     return keys

@@ -1,15 +1,24 @@
-"""Several SQL statements in one round trip to the database.
+"""Several SQL statements in one round trip to the database, prepared once per connection.
 
 The dedupe task has a budget of 5 ms at the median (issue 3) and needs about a dozen statements:
-area locks, three reads, three writes. Sent one by one, each costs a network round trip and a
-trip through the ORM, which together were most of the task's time. PostgreSQL runs a
-multi-statement query in order, as one round trip, and returns each statement's result;
-Django's psycopg cursor binds parameters on the client (its default), which is what lets one
-`execute` carry several statements with parameters. SQLite's driver takes one statement per call,
-but SQLite runs in-process, so sending them one by one costs no round trip there.
+area locks, three reads, three writes. Sent one by one through the ORM, each cost a network
+round trip, a trip through the ORM's compiler and, on the server, a parse and a plan (planning
+the candidate query alone took ~0.8 ms on the benchmark machine, more than running it). So:
 
-Statements run in the order added, all inside the caller's transaction: an error in any of them
-raises, and the surrounding `transaction.atomic` rolls the whole batch back.
+- **PostgreSQL**: the statements of a batch go out in psycopg's pipeline mode (libpq 14+): sent
+  back to back, then one sync, so one round trip per batch. Statements marked `prepare` (fixed
+  text, parameters bound on the server) are prepared on first use and reused by the connection,
+  so the server neither parses nor plans them again (`plan_cache_mode`, set by the caller, makes
+  the plans generic at once). Statements whose text varies (IN lists, multi-row INSERTs) are not
+  prepared, so the connection's cache of prepared statements (psycopg keeps up to 100) holds only
+  the handful that recur. `settings.DATABASE_PREPARED_STATEMENTS = False` turns preparing off, for
+  a transaction-pooling pgbouncer older than 1.21 in front of the database.
+- **SQLite**: one statement per call, which costs no round trip, since SQLite runs in-process.
+
+The batch runs inside the caller's transaction: an error in any statement raises (as Django's
+exception types, so the task's retry on OperationalError applies), and the surrounding
+`transaction.atomic` rolls the whole batch back. These statements bypass Django's execute
+wrappers; `bench/bench_dedupe_incremental.py` times `Batch.run` itself.
 
 `select`, `update` and `insert` write the SQL for fixed shapes from the models: table and column
 names from `_meta` (quoted), values adapted by each field's `get_db_prep_save` and always bound,
@@ -33,13 +42,14 @@ Model = type[models.Model]
 
 @dataclass
 class Batch:
-    statements: list[tuple[str, Sequence[Any]]] = field(default_factory=list)
+    statements: list[tuple[str, Sequence[Any], bool]] = field(default_factory=list)
 
-    def add(self, sql: str, params: Sequence[Any] = ()) -> int:
-        """Queue a statement (`%s` placeholders, no literal `%`); returns its index in `run()`'s result."""
-        if ";" in sql:
-            raise ValueError("one statement per add(): the batch joins them with ';'")
-        self.statements.append((sql, params))
+    def add(self, sql: str, params: Sequence[Any] = (), *, prepare: bool = True) -> int:
+        """Queue one statement (`%s` placeholders); returns its index in `run()`'s result.
+
+        `prepare`: the text recurs (only the parameters vary), so prepare it once per connection.
+        """
+        self.statements.append((sql, params, prepare))
         return len(self.statements) - 1
 
     def select(
@@ -65,7 +75,8 @@ class Batch:
         """Queue an UPDATE of {field name or attname: value} on the rows matching `where`."""
         names, bound = _prepared(model, values)
         sets = ", ".join(f"{name} = %s" for name in names)
-        return self.add(f"UPDATE {table(model)} SET {sets} WHERE {where}", [*bound, *params])  # noqa: S608
+        sql = f"UPDATE {table(model)} SET {sets} WHERE {where}"  # noqa: S608
+        return self.add(sql, [*bound, *params], prepare=" IN (" not in where)
 
     def insert(self, model: Model, rows: Sequence[dict[str, Any]]) -> int | None:
         """Queue one multi-row INSERT; every row has the same keys."""
@@ -78,28 +89,42 @@ class Batch:
             bound += values
         one = "(" + ", ".join(["%s"] * len(names)) + ")"
         values_sql = ", ".join([one] * len(rows))
-        return self.add(f"INSERT INTO {table(model)} ({', '.join(names)}) VALUES {values_sql}", bound)  # noqa: S608
+        sql = f"INSERT INTO {table(model)} ({', '.join(names)}) VALUES {values_sql}"  # noqa: S608
+        return self.add(sql, bound, prepare=len(rows) == 1)
 
     def run(self) -> list[Result]:
         """Execute the statements in order; a Result (rows, if any, and the row count) per statement."""
-        if not self.statements:
+        statements, self.statements = self.statements, []
+        if not statements:
             return []
-        results: list[Result] = []
+        if connection.vendor == "postgresql":
+            return _run_pipelined(statements)
         with connection.cursor() as cursor:
-            if connection.vendor == "postgresql":
-                sql = ";\n".join(s for s, _ in self.statements)
-                cursor.execute(sql, [p for _, params in self.statements for p in params])
+            results = []
+            for sql, params, _ in statements:
+                cursor.execute(sql, params)
                 results.append(_result(cursor))
-                while cursor.cursor.nextset():
-                    results.append(_result(cursor))
-            else:
-                for sql, params in self.statements:
-                    cursor.execute(sql, params)
-                    results.append(_result(cursor))
-        if len(results) != len(self.statements):
-            raise RuntimeError(f"sent {len(self.statements)} statements, got {len(results)} results")
-        self.statements = []
-        return results
+            return results
+
+
+def _run_pipelined(statements: list[tuple[str, Sequence[Any], bool]]) -> list[Result]:
+    from django.db.backends.postgresql.base import ServerBindingCursor
+
+    connection.ensure_connection()
+    connection.validate_no_broken_transaction()
+    pg = connection.connection
+    prepare = settings.DATABASE_PREPARED_STATEMENTS
+    with connection.wrap_database_errors:
+        cursors = [ServerBindingCursor(pg) for _ in statements]
+        try:
+            with pg.pipeline():
+                for cursor, (sql, params, recurs) in zip(cursors, statements, strict=True):
+                    # prepare=False (not None) also keeps psycopg from preparing it on its own.
+                    cursor.execute(sql, params, prepare=bool(recurs and prepare))
+            return [_result(cursor) for cursor in cursors]
+        finally:
+            for cursor in cursors:
+                cursor.close()
 
 
 @dataclass(frozen=True)
