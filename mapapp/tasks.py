@@ -7,7 +7,7 @@ import time
 
 from celery import shared_task
 from celery.signals import task_postrun
-from django.db import OperationalError, close_old_connections
+from django.db import OperationalError, connections
 
 from . import services
 
@@ -18,9 +18,12 @@ log = logging.getLogger(__name__)
 def _close_old_connections(**_: object) -> None:
     """After each task, as after a web request: drop a database connection that broke or expired.
 
-    Workers otherwise keep their connection across tasks (settings.CELERY_DB_REUSE_MAX).
+    Workers otherwise keep their connection across tasks (settings.CELERY_DB_REUSE_MAX). A task
+    run eagerly inside someone's transaction (a test, a request) leaves that connection alone.
     """
-    close_old_connections()
+    for conn in connections.all(initialized_only=True):
+        if not conn.in_atomic_block:
+            conn.close_if_unusable_or_obsolete()
 
 
 @shared_task(
