@@ -202,9 +202,7 @@ class Camera(CameraAttributes):
             models.Index(fields=["status", "updated_at"], name="camera_status_updated_idx"),
             # Tombstones forwarding to a camera (merge, unmerge). Partial: live cameras, nearly
             # all of them, are not in it.
-            models.Index(
-                fields=["merged_into"], condition=Q(merged_into__isnull=False), name="camera_merged_into_idx"
-            ),
+            models.Index(fields=["merged_into"], condition=Q(merged_into__isnull=False), name="camera_merged_into_idx"),
         ]
         constraints = [
             models.CheckConstraint(condition=LAT_RANGE, name="camera_lat_range"),
@@ -285,9 +283,7 @@ class Sighting(CameraAttributes):
             models.Index(fields=["lat", "lon"], name="sighting_lat_lon_idx"),
             # The sweeper: pending sightings older than a timeout. Partial, so a processed
             # sighting leaves it (and the dedupe task's update does not write to it).
-            models.Index(
-                fields=["submitted_at"], condition=Q(status="pending"), name="sighting_pending_submitted_idx"
-            ),
+            models.Index(fields=["submitted_at"], condition=Q(status="pending"), name="sighting_pending_submitted_idx"),
             # A volunteer's own sightings, newest first.
             models.Index(fields=["reporter", "-submitted_at"], name="sighting_reporter_recent_idx"),
         ]

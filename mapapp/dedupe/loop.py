@@ -68,7 +68,11 @@ def _borderline(d: float, s: float | None, gate: float, params: Params) -> bool:
 
 
 class PairRule:
-    """The pair rule over reports in id order (positions 0..n-1), with the vectorised arithmetic."""
+    """The pair rule over reports in id order (positions 0..n-1), with the vectorised arithmetic.
+
+    Scores are memoised, so `regroup` can search the reports linked to a new one and then cluster
+    them without scoring a pair twice.
+    """
 
     def __init__(self, reports: Sequence[Report], params: Params) -> None:
         self.rs = sorted(reports, key=lambda r: r.id)  # stable, as batch's argsort
@@ -77,9 +81,18 @@ class PairRule:
         lon = np.array([r.lon for r in self.rs], dtype=np.float64)
         self.xyz = tuple(axis.tolist() for axis in ecef(lat, lon))
         self.widening = [_widening(r.accuracy_m, params) for r in self.rs]
+        self._memo: dict[tuple[int, int], float | None] = {}
 
     def score(self, p: int, q: int) -> float | None:
-        """The pair's score if it reaches the threshold, else None. Call with p < q (id order)."""
+        """The pair's score if it reaches the threshold, else None (either order of p and q)."""
+        if p > q:
+            p, q = q, p
+        key = (p, q)
+        if key not in self._memo:
+            self._memo[key] = self._score(p, q)
+        return self._memo[key]
+
+    def _score(self, p: int, q: int) -> float | None:
         a, b, params = self.rs[p], self.rs[q], self.params
         if a.reporter == b.reporter:
             return None
@@ -95,50 +108,60 @@ class PairRule:
             s = _pair_score(d, a, b, gate, params)
         return s if s is not None and s >= params.threshold else None
 
+    def cluster(self, positions: Sequence[int]) -> dict[int, int]:
+        """Cluster the reports at `positions` (ascending); each position's cluster root position.
+
+        The root is the cluster's smallest position, i.e. its smallest report id.
+        """
+        rs, params = self.rs, self.params
+        edges: list[tuple[float, int, int]] = []
+        for k, p in enumerate(positions):
+            for q in positions[k + 1 :]:
+                s = self.score(p, q)
+                if s is not None:
+                    edges.append((-s, p, q))
+        edges.sort()
+
+        # Type and mount codes: their order among the known values, as batch numbers them.
+        types = {v: k for k, v in enumerate(sorted({rs[p].camera_type for p in positions if known(rs[p].camera_type)}))}
+        mounts = {
+            v: k for k, v in enumerate(sorted({rs[p].camera_mount for p in positions if known(rs[p].camera_mount)}))
+        }
+        parent = {p: p for p in positions}
+        groups: dict[int, Group] = {}
+        xyz = self.xyz
+
+        def find(x: int) -> int:
+            while parent[x] != x:
+                x = parent[x]
+            return x
+
+        def group(p: int) -> Group:
+            if p not in groups:
+                groups[p] = _single(p, rs[p], (xyz[0][p], xyz[1][p], xyz[2][p]), types, mounts, params)
+            return groups[p]
+
+        for _, p, q in edges:
+            rp, rq = find(p), find(q)
+            if rp == rq:
+                continue
+            gp, gq = group(rp), group(rq)
+            if (len(gp.members) > 1 or len(gq.members) > 1) and not groups_agree(gp, gq, params, xyz):
+                continue
+            root, other = min(rp, rq), max(rp, rq)
+            groups[root].absorb(groups.pop(other))
+            parent[other] = root
+        return {p: find(p) for p in positions}
+
 
 def cluster_loop(reports: Sequence[Report], params: Params = DEFAULT_PARAMS) -> list[int]:
     """`batch.cluster` for a few reports: a label per report (the smallest report id of its camera)."""
-    n = len(reports)
-    if n == 0:
+    if not reports:
         return []
     rule = PairRule(reports, params)
-    rs = rule.rs
-    xs, ys, zs = rule.xyz
-    edges: list[tuple[float, int, int]] = []
-    for p in range(n):
-        for q in range(p + 1, n):
-            s = rule.score(p, q)
-            if s is not None:
-                edges.append((-s, p, q))
-    edges.sort()
-
-    types = {v: k for k, v in enumerate(sorted({r.camera_type for r in rs if known(r.camera_type)}))}
-    mounts = {v: k for k, v in enumerate(sorted({r.camera_mount for r in rs if known(r.camera_mount)}))}
-    parent = list(range(n))
-    groups: dict[int, Group] = {}
-
-    def find(x: int) -> int:
-        while parent[x] != x:
-            x = parent[x]
-        return x
-
-    def group(p: int) -> Group:
-        if p not in groups:
-            groups[p] = _single(p, rs[p], (xs[p], ys[p], zs[p]), types, mounts, params)
-        return groups[p]
-
-    for _, p, q in edges:
-        rp, rq = find(p), find(q)
-        if rp == rq:
-            continue
-        gp, gq = group(rp), group(rq)
-        if (len(gp.members) > 1 or len(gq.members) > 1) and not groups_agree(gp, gq, params, (xs, ys, zs)):
-            continue
-        root, other = min(rp, rq), max(rp, rq)
-        groups[root].absorb(groups.pop(other))
-        parent[other] = root
+    root = rule.cluster(range(len(reports)))
     # By id, built in id order: with repeated ids the last one's label wins, as in batch.
-    by_id = {r.id: rs[find(p)].id for p, r in enumerate(rs)}
+    by_id = {r.id: rule.rs[root[p]].id for p, r in enumerate(rule.rs)}
     return [by_id[r.id] for r in reports]
 
 

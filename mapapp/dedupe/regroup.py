@@ -19,7 +19,7 @@ from collections.abc import Mapping, Sequence, Set
 from dataclasses import dataclass
 
 from .batch import cluster
-from .loop import PairRule
+from .loop import SMALL, PairRule
 from .rules import DEFAULT_PARAMS, Params, Report
 
 
@@ -75,26 +75,22 @@ def regroup(new: Report, cameras: Mapping[int, Sequence[Report]], params: Params
             positions_of[camera_of[r.id]].append(p)
 
     start = position_of[new.id]
-    linked, frontier, affected = {start}, [start], set()
-    while frontier:
-        p = frontier.pop()
-        for q in range(len(rs)):
-            if q in linked or rule.score(min(p, q), max(p, q)) is None:
-                continue
-            reached = [q]
-            camera_id = camera_of.get(rs[q].id)
-            if camera_id is not None and camera_id not in affected:
-                affected.add(camera_id)
-                reached += positions_of[camera_id]
-            for r in reached:
-                if r not in linked:
-                    linked.add(r)
-                    frontier.append(r)
+    linked, affected = {start}, set()
+    for q in range(len(rs)):
+        camera_id = camera_of.get(rs[q].id)
+        if camera_id is not None and camera_id not in affected and rule.score(start, q) is not None:
+            affected.add(camera_id)
+            linked.update(positions_of[camera_id])
 
-    part = [rs[p] for p in sorted(linked)]
+    part = sorted(linked)
+    if len(part) <= SMALL:
+        root = rule.cluster(part)  # reuses the scores the search computed
+        labels = [rs[root[p]].id for p in part]
+    else:
+        labels = cluster([rs[p] for p in part], params)
     by_label: dict[int, list[Report]] = defaultdict(list)
-    for report, label in zip(part, cluster(part, params), strict=True):
-        by_label[label].append(report)
+    for p, label in zip(part, labels, strict=True):
+        by_label[label].append(rs[p])
     groups = [sorted(by_label[label], key=lambda r: r.id) for label in sorted(by_label)]
     ids = assign_ids([[camera_of.get(r.id) for r in g] for g in groups])
     result = [Group(camera_id=cid, reports=g) for cid, g in zip(ids, groups, strict=True)]

@@ -30,6 +30,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import UTC
+from functools import cache
 from typing import Any
 
 from django.conf import settings
@@ -138,18 +139,43 @@ def _result(cursor: Any) -> Result:
     return Result(rows=rows, rowcount=cursor.rowcount)
 
 
-def table(model: Model) -> str:
+# SQL text and field look-ups depend only on the model, the names and the database vendor, so
+# they are computed once per process (the task runs them thousands of times).
+
+
+@cache
+def _table(model: Model, vendor: str) -> str:
     return connection.ops.quote_name(model._meta.db_table)
 
 
-def columns(model: Model, names: Sequence[str], *, qualified: bool = True) -> str:
-    prefix = f"{table(model)}." if qualified else ""
+def table(model: Model) -> str:
+    return _table(model, connection.vendor)
+
+
+@cache
+def _columns(model: Model, names: tuple[str, ...], vendor: str) -> str:
+    prefix = f"{table(model)}."
     return ", ".join(prefix + connection.ops.quote_name(model._meta.get_field(n).column) for n in names)
+
+
+def columns(model: Model, names: Sequence[str]) -> str:
+    return _columns(model, tuple(names), connection.vendor)
+
+
+@cache
+def _fields(model: Model, names: tuple[str, ...], vendor: str) -> tuple[tuple[models.Field, ...], tuple[str, ...]]:
+    fields = tuple(model._meta.get_field(name) for name in names)
+    return fields, tuple(connection.ops.quote_name(f.column) for f in fields)
+
+
+@cache
+def _converters(model: Model, names: tuple[str, ...]) -> tuple[Any, ...]:
+    return tuple(_converter(model._meta.get_field(name)) for name in names)
 
 
 def dicts(model: Model, names: Sequence[str], rows: Sequence[tuple[Any, ...]]) -> list[dict[str, Any]]:
     """Rows as the ORM's .values() gives them: aware datetimes, booleans as bool."""
-    convert = [_converter(model._meta.get_field(name)) for name in names]
+    convert = _converters(model, tuple(names))
     return [
         {
             name: (fn(v) if fn is not None and v is not None else v)
@@ -177,6 +203,5 @@ def _aware(value: Any) -> Any:
 
 def _prepared(model: Model, values: dict[str, Any]) -> tuple[list[str], list[Any]]:
     """Quoted columns and database values of {field name or attname: value}."""
-    fields = [model._meta.get_field(name) for name in values]
-    names = [connection.ops.quote_name(f.column) for f in fields]
-    return names, [f.get_db_prep_save(v, connection) for f, v in zip(fields, values.values(), strict=True)]
+    fields, names = _fields(model, tuple(values), connection.vendor)
+    return list(names), [f.get_db_prep_save(v, connection) for f, v in zip(fields, values.values(), strict=True)]
