@@ -14,7 +14,7 @@ import math
 from collections import Counter
 
 from geopy.distance import geodesic
-from hypothesis import given, settings
+from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
 from mapapp import dedupe
@@ -133,6 +133,21 @@ link = st.tuples(
 
 @settings(max_examples=60, deadline=None)
 @given(st.lists(link, min_size=2, max_size=14), st.sampled_from([(47.37, 8.54), (-33.9, 151.2)]))
+# Found by this test: a pair at the widest gate whose chord is a hair longer than its geodesic
+# (the vectorised pair search used to stop exactly at the gate).
+@example(
+    links=[
+        (1.0, 0.0, 1, 12.0, None),
+        (1.0, 3.9161985689846815e-05, 1, None, None),
+        (1.0, 0.0, 1, 12.0, None),
+        (1.0, 0.001953125, 1, None, None),
+        (1.0, 0.0, 1, 12.0, None),
+        (1.0, 0.00018756742776344882, 1, None, None),
+        (math.sqrt(0.5), 0.0, 1, 12.0, None),
+        (1.0, 0.0, 2, 30.0, None),
+    ],
+    origin=(47.37, 8.54),
+)
 def test_both_clusterings_agree_on_pairs_within_a_millimetre_of_a_limit(links, origin):
     """A chain of reports each about one limit from the last, where a chord-vs-geodesic error could flip it."""
     params = dedupe.DEFAULT_PARAMS

@@ -150,7 +150,9 @@ def cluster_vectorised(reports: Sequence[Report], params: Params = DEFAULT_PARAM
     # breaks ties by index, uses the id order again below.
     grid = _grid_order(a.xyz, params.max_gate_m)
     g = _rows(a, grid)
-    i, j, d = candidate_pairs(g.xyz, params.max_gate_m)
+    # 2 mm past the widest gate: a pair whose chord is a hair over the gate can still be inside
+    # it by the geodesic, which `_settle_borderline` measures for pairs that close.
+    i, j, d = candidate_pairs(g.xyz, params.max_gate_m + 2e-3)
     # A pair by one volunteer, or more than a millimetre beyond its gate, never scores, not even
     # after `_settle_borderline` measures it again (it only re-measures pairs within 1 mm of a
     # limit): drop those first (a third of the pairs in a city), 2 mm to be safe from rounding.
