@@ -771,9 +771,9 @@ class InTaskTimes(logging.Handler):
 # timed by wrapping Batch.run and named by what they hold; the rest by the execute wrapper.
 STATEMENTS = (
     ("batch 2: area locks + re-read + candidates", re.compile(r"pg_advisory_xact_lock")),
-    ("batch 1: read pending sighting", re.compile(r"^SET LOCAL synchronous_commit")),
+    ("batch 1: read pending sighting", re.compile(r"^SELECT set_config\('synchronous_commit'")),
     ("batch 3: writes (sighting, moves, cameras, history)", re.compile(r'^UPDATE "mapapp_sighting"')),
-    ("INSERT camera (founding, ORM)", re.compile(r'^INSERT INTO "mapapp_camera"')),
+    ("INSERT camera (founding)", re.compile(r'^INSERT INTO "mapapp_camera"')),
     ("lock camera FOR UPDATE", re.compile(r'FROM "mapapp_camera".*FOR UPDATE', re.S)),
     ("UPDATE camera", re.compile(r'^UPDATE "mapapp_camera"')),
 )

@@ -55,11 +55,15 @@ def lock_area(points: Iterable[tuple[float, float]], *, reach_m: float, batch: B
     keys = sorted({key for lat, lon in points for key in dedupe.lock_keys(lat, lon, reach_m)})
     if _postgres():
         target = batch if batch is not None else Batch()
-        # The global key first, then the cells in ascending order: one statement each, run in
-        # this order (a single set-returning SELECT may evaluate its lock calls in any order).
+        # The global key first, then the cells in ascending order. The cells go in one statement:
+        # the lock calls are evaluated as rows leave the sorted subquery, so in key order (a plain
+        # `SELECT lock(k) FROM unnest(...)` would leave the order to the planner). Were the order
+        # ever broken, PostgreSQL would detect the deadlock and the task would retry.
         target.add("SELECT pg_advisory_xact_lock_shared(%s)", [GLOBAL_KEY])
-        for key in keys:
-            target.add("SELECT pg_advisory_xact_lock(%s)", [key])
+        target.add(
+            "SELECT count(pg_advisory_xact_lock(k)) FROM (SELECT unnest(%s::bigint[]) AS k ORDER BY k) AS cells",
+            [keys],
+        )
         if batch is None:
             target.run()
     return keys

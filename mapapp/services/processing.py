@@ -95,10 +95,13 @@ def sighting_process(*, sighting_id: int, params: dedupe.Params | None = None) -
 def _read_pending(sighting_id: int) -> dict[str, Any] | None:
     batch = Batch()
     if connection.vendor == "postgresql":
-        batch.add("SET LOCAL synchronous_commit TO OFF")  # see the module docstring
-        # The task's statements have fixed shapes that the indexes serve whatever the values, so
-        # a generic plan is right from the first run: no planning per execution.
-        batch.add("SET LOCAL plan_cache_mode TO force_generic_plan")
+        # For this transaction only: commit without waiting for the WAL flush (see the module
+        # docstring), and generic plans from the first run, since the task's statements have
+        # fixed shapes that the indexes serve whatever the values (no planning per execution).
+        batch.add(
+            "SELECT set_config('synchronous_commit', 'off', true), "
+            "set_config('plan_cache_mode', 'force_generic_plan', true)"
+        )
     at = batch.select(Sighting, MEMBER_FIELDS, where="id = %s AND status = %s", params=[sighting_id, "pending"])
     rows = batch.run()[at].rows
     return dicts(Sighting, MEMBER_FIELDS, rows)[0] if rows else None
@@ -181,7 +184,7 @@ def _apply_groups(
             imported = all(r["source"] == Sighting.Source.IMPORT for r in rows)
             provenance = Camera.Provenance.OSM if imported else Camera.Provenance.VOLUNTEER
             # Written with its summary now, since what follows needs its id.
-            camera_id = Camera.objects.create(provenance=provenance, **summary_values(rows, params)).pk
+            camera_id = _insert_camera({**summary_values(rows, params), "provenance": provenance}, now)
         for r in rows:
             final[r["id"]] = camera_id
     camera_id = final[new["id"]]
@@ -248,6 +251,15 @@ def _apply_groups(
     for old in sorted(set(members) - kept):
         _retire_regrouped(old, members[old], final)
     return ProcessResult(sighting_id=new["id"], camera_id=camera_id, founded=candidate is None, score=score)
+
+
+def _insert_camera(values: dict[str, Any], now: Any) -> int:
+    """INSERT a camera, with each field's default (as the ORM would use) for what `values` lacks; its id."""
+    row = {f.attname: f.get_default() for f in Camera._meta.concrete_fields if not f.primary_key}
+    row.update(values, created_at=now, updated_at=now)
+    batch = Batch()
+    at = batch.insert(Camera, [row], returning="id")
+    return batch.run()[at].rows[0][0]
 
 
 def _retire_regrouped(old: int, rows: list[dict[str, Any]], final: dict[int, int]) -> None:

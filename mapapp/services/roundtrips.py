@@ -79,8 +79,8 @@ class Batch:
         sql = f"UPDATE {table(model)} SET {sets} WHERE {where}"  # noqa: S608
         return self.add(sql, [*bound, *params], prepare=" IN (" not in where)
 
-    def insert(self, model: Model, rows: Sequence[dict[str, Any]]) -> int | None:
-        """Queue one multi-row INSERT; every row has the same keys."""
+    def insert(self, model: Model, rows: Sequence[dict[str, Any]], *, returning: str | None = None) -> int | None:
+        """Queue one multi-row INSERT; every row has the same keys. `returning`: a column to return."""
         if not rows:
             return None
         bound: list[Any] = []
@@ -91,6 +91,8 @@ class Batch:
         one = "(" + ", ".join(["%s"] * len(names)) + ")"
         values_sql = ", ".join([one] * len(rows))
         sql = f"INSERT INTO {table(model)} ({', '.join(names)}) VALUES {values_sql}"  # noqa: S608
+        if returning:
+            sql += f" RETURNING {connection.ops.quote_name(model._meta.get_field(returning).column)}"
         return self.add(sql, bound, prepare=len(rows) == 1)
 
     def run(self) -> list[Result]:
