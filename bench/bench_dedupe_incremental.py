@@ -770,7 +770,7 @@ class InTaskTimes(logging.Handler):
 # each, in pipeline mode on PostgreSQL, which Django's execute wrappers do not see), so batches are
 # timed by wrapping Batch.run and named by what they hold; the rest by the execute wrapper.
 STATEMENTS = (
-    ("batch 2: area locks + re-read + candidates", re.compile(r"pg_advisory_xact_lock")),
+    ("batch 2: area locks + cameras and their sightings", re.compile(r"pg_advisory_xact_lock")),
     ("batch 1: read pending sighting", re.compile(r"^SELECT set_config\('synchronous_commit'")),
     ("batch 3: writes (sighting, moves, cameras, history)", re.compile(r'^UPDATE "mapapp_sighting"')),
     ("INSERT camera (founding)", re.compile(r'^INSERT INTO "mapapp_camera"')),

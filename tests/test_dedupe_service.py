@@ -173,6 +173,38 @@ def test_processing_a_rejected_or_missing_sighting_does_nothing(volunteer):
     assert Sighting.objects.get(pk=rejected).status == Sighting.Status.REJECTED
 
 
+def test_a_decision_made_on_a_position_the_sighting_has_since_left_writes_nothing(volunteer, second_volunteer):
+    """The claim is conditional on the position the decision used (processing.py)."""
+    from django.db import transaction
+
+    from mapapp.services import processing
+
+    report(volunteer, ZURICH)
+    sighting_id = submit(second_volunteer, moved(ZURICH, 5, 10))
+    before = everything()
+    with transaction.atomic():
+        stale = processing._read_pending(sighting_id)
+        Sighting.objects.filter(pk=sighting_id).update(lat=stale["lat"] + 0.01)  # edited meanwhile
+
+        assert processing._decide_and_write(stale, processing.dedupe_params()) is None
+        transaction.set_rollback(True)
+    assert everything() == before
+
+
+def test_a_sighting_moved_before_processing_is_placed_at_its_new_position(volunteer, second_volunteer):
+    first = report(volunteer, ZURICH)
+    sighting_id = submit(second_volunteer, moved(ZURICH, 5, 10))
+    far = moved(ZURICH, 500, 10)
+    Sighting.objects.filter(pk=sighting_id).update(lat=far[0], lon=far[1])
+
+    result = services.sighting_process(sighting_id=sighting_id)
+
+    assert result is not None
+    assert result.founded
+    assert result.camera_id != first.camera_id
+    assert metres_between(position(Camera.objects.get(pk=result.camera_id)), far) < 0.01
+
+
 # --- Moderators: split, merge and undo ------------------------------------------------------------
 
 

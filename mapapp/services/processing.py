@@ -34,7 +34,7 @@ from __future__ import annotations
 from collections import Counter
 from typing import Any
 
-from django.db import connection, transaction
+from django.db import OperationalError, connection, transaction
 from django.utils import timezone
 
 from .. import dedupe
@@ -53,7 +53,7 @@ from .cameras import (
     report_of,
     summary_values,
 )
-from .roundtrips import Batch, dicts, table
+from .roundtrips import Batch, columns, dicts, table
 
 CAMERA_FIELDS = ("id", "lat", "lon", "direction", "camera_type", "camera_mount")
 
@@ -63,30 +63,40 @@ def sighting_process(*, sighting_id: int, params: dedupe.Params | None = None) -
 
     Returns None when there is nothing to do (already processed, rejected or missing), so running
     it twice equals running it once. Race-free: the area lock (locks.py) serialises every worker
-    whose sighting could touch the same cameras; the sighting's status is re-read under the lock.
+    whose sighting could touch the same cameras, and the sighting is claimed with a conditional
+    UPDATE (still pending, still at the position the decision used): if another worker got there
+    first, or the sighting was edited or rejected meanwhile, the claim updates no row and the
+    whole attempt is rolled back. A moved sighting is then tried again at its new position.
 
     Where a moderator has placed a sighting (pinned) among the nearby cameras, the area is not
     regrouped, since that would overrule the moderator; the sighting joins the best-scoring
     camera instead (dedupe.best_match), as a greedy matcher would.
     """
     params = params or dedupe_params()
-    with transaction.atomic():
-        row = _read_pending(sighting_id)
-        if row is None:
-            return None
-        around = _lock_and_read(row, params)
-        if around is None:
-            return None  # another worker finished it while we waited for the lock
-        report = report_of(row)
-        candidates = {c.id: c for c in around.candidates()}
-        if any(m["pinned"] for rows in around.members.values() for m in rows):
-            match = dedupe.best_match(report, candidates.values(), params)
-            groups = [dedupe.Group(camera_id=match.camera_id if match else None, reports=[report])]
-            members = {match.camera_id: around.members[match.camera_id]} if match else {}
-        else:
-            members = {cid: rows for cid, rows in around.members.items() if rows}
-            groups = dedupe.regroup(report, {cid: [report_of(m) for m in rs] for cid, rs in members.items()}, params)
-        return _apply_groups(row, groups, members=members, candidates=candidates, params=params)
+    for _ in range(3):
+        with transaction.atomic():
+            row = _read_pending(sighting_id)
+            if row is None:
+                return None
+            result = _decide_and_write(row, params)
+            if result is not None:
+                return result
+            transaction.set_rollback(True)  # not claimed: undo this attempt, then look again
+    raise OperationalError(f"sighting {sighting_id} changed under three attempts to process it; retrying later")
+
+
+def _decide_and_write(row: dict[str, Any], params: dedupe.Params) -> ProcessResult | None:
+    around = _lock_and_read(row, params)
+    report = report_of(row)
+    candidates = {c.id: c for c in around.candidates()}
+    if any(m["pinned"] for rows in around.members.values() for m in rows):
+        match = dedupe.best_match(report, candidates.values(), params)
+        groups = [dedupe.Group(camera_id=match.camera_id if match else None, reports=[report])]
+        members = {match.camera_id: around.members[match.camera_id]} if match else {}
+    else:
+        members = {cid: rows for cid, rows in around.members.items() if rows}
+        groups = dedupe.regroup(report, {cid: [report_of(m) for m in rs] for cid, rs in members.items()}, params)
+    return _apply_groups(row, groups, members=members, candidates=candidates, params=params)
 
 
 # --- Reads ----------------------------------------------------------------------------------------
@@ -107,44 +117,34 @@ def _read_pending(sighting_id: int) -> dict[str, Any] | None:
     return dicts(Sighting, MEMBER_FIELDS, rows)[0] if rows else None
 
 
-def _lock_and_read(row: dict[str, Any], params: dedupe.Params) -> Nearby | None:
-    """Lock the area, then (same round trip) re-read the sighting and the cameras around it."""
+def _lock_and_read(row: dict[str, Any], params: dedupe.Params) -> Nearby:
+    """Lock the area, then (same round trip) read the live cameras around it and their sightings."""
     lat, lon = row["lat"], row["lon"]
     batch = Batch()
     locks.lock_area([(lat, lon)], reach_m=lock_reach_m(params), batch=batch)
-    status_at = batch.select(Sighting, ("status", "lat", "lon"), where="id = %s", params=[row["id"]])
     reach = params.max_gate_m + SEARCH_SLACK_M
     camera, sighting = table(Camera), table(Sighting)
     near, box = _near(camera, reach, lat, lon)
-    cameras_at = batch.select(Camera, CAMERA_FIELDS, where=f"{camera}.merged_into_id IS NULL AND {near}", params=box)
-    # Their processed sightings: the same box, joined (one statement whatever the camera count).
-    members_at = batch.select(
-        Sighting,
-        MEMBER_FIELDS,
-        where=f"{sighting}.status = %s AND {camera}.merged_into_id IS NULL AND {near}",
-        params=["processed", *box],
-        join=f"{camera} ON {camera}.id = {sighting}.camera_id",
-        order_by=f"{sighting}.id",
+    # One statement: each camera in the box with each of its processed sightings (a camera with
+    # none comes once, with NULLs), served by camera_lat_lon_idx and the sightings' camera index.
+    at = batch.add(
+        f"SELECT {columns(Camera, CAMERA_FIELDS)}, {columns(Sighting, MEMBER_FIELDS)} FROM {camera}"  # noqa: S608
+        f" LEFT JOIN {sighting} ON {sighting}.camera_id = {camera}.id AND {sighting}.status = %s"
+        f" WHERE {camera}.merged_into_id IS NULL AND {near} ORDER BY {camera}.id, {sighting}.id",
+        ["processed", *box],
     )
-    results = batch.run()
-    now = results[status_at].rows
-    if not now or now[0][0] != Sighting.Status.PENDING:
-        return None
-    if (now[0][1], now[0][2]) != (lat, lon):
-        # Moved (edited) while we waited: decide at the new position, under its locks too.
-        return _lock_and_read({**row, "lat": now[0][1], "lon": now[0][2]}, params)
-    cameras = [
-        c
-        for c in dicts(Camera, CAMERA_FIELDS, results[cameras_at].rows)
-        # The box is a square; the gate is a circle (and the chord is exact enough to trim by).
-        if dedupe.chord_m(lat, lon, c["lat"], c["lon"]) <= reach
-    ]
-    kept = {c["id"] for c in cameras}
+    rows = batch.run()[at].rows
+    width = len(CAMERA_FIELDS)
+    cameras: dict[int, dict[str, Any]] = {}
     members: dict[int, list[dict[str, Any]]] = {}
-    for member in dicts(Sighting, MEMBER_FIELDS, results[members_at].rows):
-        if member["camera_id"] in kept:
+    for c in dicts(Camera, CAMERA_FIELDS, [r[:width] for r in rows]):
+        # The box is a square; the gate is a circle (and the chord is exact enough to trim by).
+        if c["id"] not in cameras and dedupe.chord_m(lat, lon, c["lat"], c["lon"]) <= reach:
+            cameras[c["id"]] = c
+    for member in dicts(Sighting, MEMBER_FIELDS, [r[width:] for r in rows if r[width] is not None]):
+        if member["camera_id"] in cameras:
             members.setdefault(member["camera_id"], []).append(member)
-    return Nearby(cameras=cameras, members=members)
+    return Nearby(cameras=list(cameras.values()), members=members)
 
 
 def _near(on: str, reach: float, lat: float, lon: float) -> tuple[str, list[float]]:
@@ -201,8 +201,8 @@ def _apply_groups(
     claimed = batch.update(
         Sighting,
         {"camera_id": camera_id, "status": Sighting.Status.PROCESSED, "processed_at": now},
-        where="id = %s AND status = %s",
-        params=[new["id"], Sighting.Status.PENDING],
+        where="id = %s AND status = %s AND lat = %s AND lon = %s",
+        params=[new["id"], Sighting.Status.PENDING, new["lat"], new["lon"]],
     )
     by_target: dict[int, list[int]] = {}
     for sighting_id, _, target in moved:
@@ -244,9 +244,7 @@ def _apply_groups(
     ]
     batch.insert(Assignment, history)
     if batch.run()[claimed].rowcount != 1:
-        # No longer pending (rejected or processed meanwhile by something outside the area lock).
-        transaction.set_rollback(True)
-        return None
+        return None  # not ours to claim any more: the caller rolls this attempt back
 
     for old in sorted(set(members) - kept):
         _retire_regrouped(old, members[old], final)

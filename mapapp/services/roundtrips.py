@@ -60,16 +60,9 @@ class Batch:
         *,
         where: str,
         params: Sequence[Any],
-        join: str | None = None,
-        order_by: str | None = None,
     ) -> int:
-        """Queue `SELECT model's names FROM model [JOIN join] WHERE where ORDER BY order_by (id)`.
-
-        Read the rows with `dicts()`. With a join, qualify columns in `where` by `table(...)`.
-        """
-        source = table(model) + (f" INNER JOIN {join}" if join else "")
-        order_by = order_by or f"{table(model)}.id"
-        sql = f"SELECT {columns(model, names)} FROM {source} WHERE {where} ORDER BY {order_by}"  # noqa: S608
+        """Queue `SELECT model's names FROM model WHERE where ORDER BY id`; read the rows with `dicts()`."""
+        sql = f"SELECT {columns(model, names)} FROM {table(model)} WHERE {where} ORDER BY id"  # noqa: S608
         return self.add(sql, params)
 
     def update(self, model: Model, values: dict[str, Any], *, where: str, params: Sequence[Any]) -> int:
@@ -124,7 +117,7 @@ def _run_pipelined(statements: list[tuple[str, Sequence[Any], bool]]) -> list[Re
                 for cursor, (sql, params, recurs) in zip(cursors, statements, strict=True):
                     # prepare=False (not None) also keeps psycopg from preparing it on its own.
                     cursor.execute(sql, params, prepare=bool(recurs and prepare))
-            return [_result(cursor) for cursor in cursors]
+            return [_pg_result(cursor) for cursor in cursors]
         finally:
             for cursor in cursors:
                 cursor.close()
@@ -134,6 +127,14 @@ def _run_pipelined(statements: list[tuple[str, Sequence[Any], bool]]) -> list[Re
 class Result:
     rows: list[tuple[Any, ...]]
     rowcount: int
+
+
+def _pg_result(cursor: Any) -> Result:
+    from psycopg import pq
+
+    # The result's status, not `cursor.description`, which would build a Column object per column.
+    rows = cursor.fetchall() if cursor.pgresult.status == pq.ExecStatus.TUPLES_OK else []
+    return Result(rows=rows, rowcount=cursor.rowcount)
 
 
 def _result(cursor: Any) -> Result:
