@@ -40,20 +40,31 @@ def _widening(acc: float | None, params: Params) -> float:
     return min(max(acc, 0.0), params.accuracy_cap_m)
 
 
-def _pair_score(d: float, a: Report, b: Report, gate: float, params: Params) -> float | None:
+def _pair_score(d: float, a: _Known, b: _Known, gate: float, params: Params) -> float | None:
     """`batch._scores` for one pair (None where a hard rule forbids it)."""
-    if a.reporter == b.reporter or d > gate:
+    if d > gate:
         return None
     s = 1.0 - (d / gate) * (d / gate)
-    if known(a.direction) and known(b.direction):
+    if a.direction is not None and b.direction is not None:
         if abs((a.direction - b.direction + 180.0) % 360.0 - 180.0) > params.direction_tolerance:
             return None
         s += params.direction_bonus
-    if known(a.camera_type) and known(b.camera_type) and a.camera_type != b.camera_type:
+    if a.camera_type is not None and b.camera_type is not None and a.camera_type != b.camera_type:
         s -= params.type_penalty
-    if known(a.camera_mount) and known(b.camera_mount) and a.camera_mount != b.camera_mount:
+    if a.camera_mount is not None and b.camera_mount is not None and a.camera_mount != b.camera_mount:
         s -= params.mount_penalty
     return s
+
+
+class _Known:
+    """A report's attributes with unknown values as None, worked out once (not once per pair)."""
+
+    __slots__ = ("camera_mount", "camera_type", "direction")
+
+    def __init__(self, r: Report) -> None:
+        self.direction = float(r.direction) if known(r.direction) else None
+        self.camera_type = r.camera_type if known(r.camera_type) else None
+        self.camera_mount = r.camera_mount if known(r.camera_mount) else None
 
 
 def _borderline(d: float, s: float | None, gate: float, params: Params) -> bool:
@@ -81,6 +92,8 @@ class PairRule:
         lon = np.array([r.lon for r in self.rs], dtype=np.float64)
         self.xyz = tuple(axis.tolist() for axis in ecef(lat, lon))
         self.widening = [_widening(r.accuracy_m, params) for r in self.rs]
+        self.reporter = [r.reporter for r in self.rs]
+        self.known = [_Known(r) for r in self.rs]
         self._memo: dict[tuple[int, int], float | None] = {}
 
     def score(self, p: int, q: int) -> float | None:
@@ -93,18 +106,20 @@ class PairRule:
         return self._memo[key]
 
     def _score(self, p: int, q: int) -> float | None:
-        a, b, params = self.rs[p], self.rs[q], self.params
-        if a.reporter == b.reporter:
+        if self.reporter[p] == self.reporter[q]:
             return None
+        params = self.params
         gate = params.radius_m + max(self.widening[p], self.widening[q])
         xs, ys, zs = self.xyz
         dx, dy, dz = xs[q] - xs[p], ys[q] - ys[p], zs[q] - zs[p]
         d = math.sqrt((dx * dx + dy * dy) + dz * dz)
         if not d < gate + 2e-3:
             return None
+        a, b = self.known[p], self.known[q]
         s = _pair_score(d, a, b, gate, params)
         if _borderline(d, s, gate, params):
-            d = geo.distance_m((a.lat, a.lon), (b.lat, b.lon))
+            ra, rb = self.rs[p], self.rs[q]
+            d = geo.distance_m((ra.lat, ra.lon), (rb.lat, rb.lon))
             s = _pair_score(d, a, b, gate, params)
         return s if s is not None and s >= params.threshold else None
 
