@@ -183,7 +183,7 @@ def test_a_decision_made_on_a_position_the_sighting_has_since_left_writes_nothin
     sighting_id = submit(second_volunteer, moved(ZURICH, 5, 10))
     before = everything()
     with transaction.atomic():
-        stale = processing._read_pending(sighting_id)
+        stale, _ = processing._read_pending(sighting_id)
         Sighting.objects.filter(pk=sighting_id).update(lat=stale["lat"] + 0.01)  # edited meanwhile
 
         assert processing._decide_and_write(stale, processing.dedupe_params()) is None

@@ -75,17 +75,19 @@ def sighting_process(*, sighting_id: int, params: dedupe.Params | None = None) -
     params = params or dedupe_params()
     for _ in range(3):
         with transaction.atomic():
-            row = _read_pending(sighting_id)
+            row, reserved_id = _read_pending(sighting_id)
             if row is None:
                 return None
-            result = _decide_and_write(row, params)
+            result = _decide_and_write(row, params, reserved_id)
             if result is not None:
                 return result
             transaction.set_rollback(True)  # not claimed: undo this attempt, then look again
     raise OperationalError(f"sighting {sighting_id} changed under three attempts to process it; retrying later")
 
 
-def _decide_and_write(row: dict[str, Any], params: dedupe.Params) -> ProcessResult | None:
+def _decide_and_write(
+    row: dict[str, Any], params: dedupe.Params, reserved_id: int | None = None
+) -> ProcessResult | None:
     around = _lock_and_read(row, params)
     report = report_of(row)
     candidates = {c.id: c for c in around.candidates()}
@@ -96,14 +98,21 @@ def _decide_and_write(row: dict[str, Any], params: dedupe.Params) -> ProcessResu
     else:
         members = {cid: rows for cid, rows in around.members.items() if rows}
         groups = dedupe.regroup(report, {cid: [report_of(m) for m in rs] for cid, rs in members.items()}, params)
-    return _apply_groups(row, groups, members=members, candidates=candidates, params=params)
+    return _apply_groups(row, groups, members=members, candidates=candidates, params=params, reserved_id=reserved_id)
 
 
 # --- Reads ----------------------------------------------------------------------------------------
 
 
-def _read_pending(sighting_id: int) -> dict[str, Any] | None:
+def _read_pending(sighting_id: int) -> tuple[dict[str, Any] | None, int | None]:
+    """The pending sighting's row, and (PostgreSQL) a camera id reserved in case it founds one.
+
+    Reserving the id here lets a founding sighting write its new camera in the same round trip
+    as everything else; when it joins a camera instead, the id is skipped (ids have gaps anyway:
+    a rolled-back insert skips one too). SQLite has no sequences and no round trips to save.
+    """
     batch = Batch()
+    reserve_at = None
     if connection.vendor == "postgresql":
         # For this transaction only: commit without waiting for the WAL flush (see the module
         # docstring), and generic plans from the first run, since the task's statements have
@@ -112,9 +121,12 @@ def _read_pending(sighting_id: int) -> dict[str, Any] | None:
             "SELECT set_config('synchronous_commit', 'off', true), "
             "set_config('plan_cache_mode', 'force_generic_plan', true)"
         )
+        reserve_at = batch.add("SELECT nextval(pg_get_serial_sequence(%s, 'id'))", [Camera._meta.db_table])
     at = batch.select(Sighting, MEMBER_FIELDS, where="id = %s AND status = %s", params=[sighting_id, "pending"])
-    rows = batch.run()[at].rows
-    return dicts(Sighting, MEMBER_FIELDS, rows)[0] if rows else None
+    results = batch.run()
+    rows = results[at].rows
+    reserved = results[reserve_at].rows[0][0] if reserve_at is not None else None
+    return (dicts(Sighting, MEMBER_FIELDS, rows)[0] if rows else None), reserved
 
 
 def _lock_and_read(row: dict[str, Any], params: dedupe.Params) -> Nearby:
@@ -172,9 +184,11 @@ def _apply_groups(
     members: dict[int, list[dict[str, Any]]],
     candidates: dict[int, dedupe.Candidate],
     params: dedupe.Params,
+    reserved_id: int | None = None,
 ) -> ProcessResult | None:
     """Write a regrouping: the new sighting processed, moved sightings, new and retired cameras."""
     now = timezone.now()
+    batch = Batch()
     rows_by_id = {m["id"]: m for rows in members.values() for m in rows} | {new["id"]: {**new, "camera_id": None}}
     final: dict[int, int] = {}
     for group in groups:
@@ -183,8 +197,14 @@ def _apply_groups(
         if camera_id is None:
             imported = all(r["source"] == Sighting.Source.IMPORT for r in rows)
             provenance = Camera.Provenance.OSM if imported else Camera.Provenance.VOLUNTEER
-            # Written with its summary now, since what follows needs its id.
-            camera_id = _insert_camera({**summary_values(rows, params), "provenance": provenance}, now)
+            values = {**summary_values(rows, params), "provenance": provenance}
+            if reserved_id is not None:  # with the id reserved, the INSERT joins the batch below
+                camera_id, reserved_id = reserved_id, None
+                batch.insert(Camera, [_camera_row(values, now, camera_id)])
+            else:  # SQLite, or a second new camera: written now, since what follows needs its id
+                insert = Batch()
+                at = insert.insert(Camera, [_camera_row(values, now)], returning="id")
+                camera_id = insert.run()[at].rows[0][0]
         for r in rows:
             final[r["id"]] = camera_id
     camera_id = final[new["id"]]
@@ -197,7 +217,6 @@ def _apply_groups(
     kept = {g.camera_id for g in groups if g.camera_id is not None}
     touched = ({camera_id} | {c for move in moved for c in move[1:]}) & kept
 
-    batch = Batch()
     claimed = batch.update(
         Sighting,
         {"camera_id": camera_id, "status": Sighting.Status.PROCESSED, "processed_at": now},
@@ -251,13 +270,11 @@ def _apply_groups(
     return ProcessResult(sighting_id=new["id"], camera_id=camera_id, founded=candidate is None, score=score)
 
 
-def _insert_camera(values: dict[str, Any], now: Any) -> int:
-    """INSERT a camera, with each field's default (as the ORM would use) for what `values` lacks; its id."""
+def _camera_row(values: dict[str, Any], now: Any, camera_id: int | None = None) -> dict[str, Any]:
+    """A new camera's row: each field's default (as the ORM would use) where `values` has none."""
     row = {f.attname: f.get_default() for f in Camera._meta.concrete_fields if not f.primary_key}
     row.update(values, created_at=now, updated_at=now)
-    batch = Batch()
-    at = batch.insert(Camera, [row], returning="id")
-    return batch.run()[at].rows[0][0]
+    return row if camera_id is None else {"id": camera_id, **row}
 
 
 def _retire_regrouped(old: int, rows: list[dict[str, Any]], final: dict[int, int]) -> None:
