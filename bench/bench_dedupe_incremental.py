@@ -772,8 +772,8 @@ class InTaskTimes(logging.Handler):
 STATEMENTS = (
     ("batch 2: area locks + cameras and their sightings", re.compile(r"pg_advisory_xact_lock")),
     ("batch 1: read pending sighting", re.compile(r"^SELECT set_config\('synchronous_commit'")),
-    ("batch 3: writes (sighting, moves, cameras, history)", re.compile(r'^UPDATE "mapapp_sighting"')),
-    ("INSERT camera (founding)", re.compile(r'^INSERT INTO "mapapp_camera"')),
+    ("batch 3, joining: writes", re.compile(r'^UPDATE "mapapp_sighting"')),
+    ("batch 3, founding: new camera + writes", re.compile(r'^INSERT INTO "mapapp_camera"')),
     ("lock camera FOR UPDATE", re.compile(r'FROM "mapapp_camera".*FOR UPDATE', re.S)),
     ("UPDATE camera", re.compile(r'^UPDATE "mapapp_camera"')),
 )
