@@ -1,7 +1,10 @@
 """Dedupe: which sightings describe the same physical camera. Pure: plain values in and out.
 
-No ORM and no Celery here. `services.sighting_process` feeds one sighting and its nearby cameras
-to `best_match`; `manage.py recluster` and the benchmarks feed whole regions to `cluster`.
+No ORM and no Celery here. `services.sighting_process` feeds one sighting and the cameras around
+it to `regroup` (or to `best_match` where a moderator has pinned sightings nearby); `manage.py
+recluster` and the benchmarks feed whole regions to `cluster`. For the worker's few reports
+`cluster` runs as a plain loop (`loop.py`), for regions in vectorised rounds (`batch.py`); both
+make the same decisions and share the cluster merge rule (`merge_rule.py`).
 
 Scoring a sighting against a camera
 ===================================
