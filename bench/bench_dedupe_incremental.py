@@ -36,9 +36,9 @@ Baseline in the same run: a second database holding only the cameras whose centr
 same neighbourhood and makes the same decision (checked and printed), so p50(1M) / p50(baseline)
 isolates the size of the tables. The two databases are measured in alternating blocks of 250, so
 drift on a noisy machine hits both alike. The floor: the candidate bbox query alone (its SQL,
-timed per probe) and `candidates_near`, with EXPLAIN (ANALYZE, BUFFERS) at the densest probe
-showing that the query uses camera_lat_lon_idx. --db-options tries connection options (say,
-server-side binding with prepared statements) without touching settings.py.
+timed per probe) and the service's area read (`processing._lock_and_read`, rolled back), with
+EXPLAIN (ANALYZE, BUFFERS) at the densest probe showing that the query uses camera_lat_lon_idx.
+--db-options tries connection options (say, server-side binding) without touching settings.py.
 """
 
 from __future__ import annotations
@@ -943,13 +943,19 @@ def bbox_sql(lat: float, lon: float) -> tuple[str, tuple[Any, ...]]:
 
 
 def floor_block(side: Side, probes: Probes, indices: range) -> None:
-    from django.db import connection
+    from django.db import connection, transaction
 
-    from mapapp.services import cameras
+    from mapapp.services import cameras, processing
 
     warm(side)
     params = cameras.dedupe_params()
-    search = getattr(cameras, "candidates_near", None) or cameras.nearby
+
+    def search(lat: float, lon: float, params: Any) -> None:
+        """The service's own read (locks, then cameras with their sightings), rolled back."""
+        with transaction.atomic():
+            processing._lock_and_read({"lat": lat, "lon": lon}, params)
+            transaction.set_rollback(True)
+
     with connection.cursor() as cur:
         for i in indices:
             lat, lon = float(probes.obs.lat[i]), float(probes.obs.lon[i])
@@ -1241,7 +1247,7 @@ def main() -> int:
     floor_rows = []
     for label, attr in (
         ("bbox query (SQL only)", "bbox_ms"),
-        ("candidates_near() (2 queries + Python)", "candidates_ms"),
+        ("area read: locks + cameras and sightings (service)", "candidates_ms"),
     ):
         f = pb.stats([getattr(full, attr)[i] for i in idx])
         b = pb.stats([getattr(base, attr)[i] for i in idx])

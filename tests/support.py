@@ -1,4 +1,5 @@
-"""Test helpers that stand up real things: a Celery worker process and a local HTTP server."""
+"""Test helpers: real things to stand up (a Celery worker process, a local HTTP server), and a
+snapshot of the rows dedupe writes."""
 
 from __future__ import annotations
 
@@ -18,6 +19,19 @@ from urllib.parse import quote
 from django.db import connection
 
 BASE_DIR = Path(__file__).resolve().parent.parent
+
+
+def dedupe_rows() -> tuple[list[dict[str, object]], ...]:
+    """Every row a dedupe service may write, to show that a refused action wrote nothing."""
+    from mapapp.models import Assignment, AuditEvent, Camera, Sighting, Vote
+
+    return (
+        list(Camera.objects.order_by("pk").values()),
+        list(Sighting.objects.order_by("pk").values("pk", "camera_id", "status", "pinned")),
+        list(Assignment.objects.order_by("pk").values()),
+        list(AuditEvent.objects.order_by("pk").values()),
+        list(Vote.objects.order_by("pk").values()),
+    )
 
 
 def wait_until(predicate: Callable[[], bool], *, timeout: float = 30, interval: float = 0.1) -> bool:

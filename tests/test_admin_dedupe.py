@@ -6,15 +6,14 @@ applies it, through the same services as everything else.
 
 from __future__ import annotations
 
-from typing import Any
-
 import pytest
 from django.contrib.auth.models import Permission
 from geopy.distance import geodesic
 
 from mapapp import services
-from mapapp.models import Assignment, AuditEvent, Camera, Sighting, Vote
+from mapapp.models import Assignment, AuditEvent, Camera, Sighting
 from tests.conftest import client_for
+from tests.support import dedupe_rows
 
 ZURICH = (47.3769, 8.5417)
 SIGHTINGS = "/admin/mapapp/sighting/"
@@ -33,16 +32,6 @@ def report(reporter: object, point: Point) -> services.ProcessResult:
     result = services.sighting_process(sighting_id=sighting.pk)
     assert result is not None
     return result
-
-
-def everything() -> tuple[list[dict[str, Any]], ...]:
-    return (
-        list(Camera.objects.order_by("pk").values()),
-        list(Sighting.objects.order_by("pk").values("pk", "camera_id", "pinned")),
-        list(Assignment.objects.order_by("pk").values()),
-        list(AuditEvent.objects.order_by("pk").values()),
-        list(Vote.objects.order_by("pk").values()),
-    )
 
 
 def grant(user: object, *codenames: str) -> object:
@@ -75,7 +64,7 @@ def camera_of_two(volunteer, second_volunteer) -> tuple[int, int, int]:
 
 def test_splitting_a_sighting_asks_for_a_reason_first(admin, camera_of_two):
     _, _, bob = camera_of_two
-    before = everything()
+    before = dedupe_rows()
 
     page = act(admin, SIGHTINGS, "split_sightings", [bob])
 
@@ -83,7 +72,7 @@ def test_splitting_a_sighting_asks_for_a_reason_first(admin, camera_of_two):
     assert b"Give each of these sightings a camera of its own?" in page.content
     assert b'name="reason"' in page.content
     assert f'name="_selected_action" value="{bob}"'.encode() in page.content
-    assert everything() == before
+    assert dedupe_rows() == before
 
 
 def test_a_moderator_splits_a_sighting_off_with_a_reason(admin, moderator, camera_of_two):
@@ -101,23 +90,23 @@ def test_a_moderator_splits_a_sighting_off_with_a_reason(admin, moderator, camer
 
 def test_an_empty_reason_asks_again_and_changes_nothing(admin, camera_of_two):
     _, _, bob = camera_of_two
-    before = everything()
+    before = dedupe_rows()
 
     page = act(admin, SIGHTINGS, "split_sightings", [bob], apply="1", reason="   ")
 
     assert page.status_code == 200
     assert b"Please give a reason; it goes into the public audit log." in page.content
-    assert everything() == before
+    assert dedupe_rows() == before
 
 
 def test_a_refused_split_shows_why_and_changes_nothing(admin, volunteer):
     only = report(volunteer, ZURICH)
-    before = everything()
+    before = dedupe_rows()
 
     page = act(admin, SIGHTINGS, "split_sightings", [only.sighting_id], apply="1", reason="split")
 
     assert messages_of(page) == ["This sighting is already its camera's only sighting; there is nothing to split."]
-    assert everything() == before
+    assert dedupe_rows() == before
 
 
 @pytest.fixture
@@ -152,22 +141,22 @@ def test_a_moderator_merges_cameras_into_the_oldest_and_undoes_it(admin, moderat
 
 def test_merging_a_single_camera_shows_an_error_and_changes_nothing(admin, two_cameras):
     older, _ = two_cameras
-    before = everything()
+    before = dedupe_rows()
 
     page = act(admin, CAMERAS, "merge_cameras", [older], apply="1", reason="merge")
 
     assert messages_of(page) == ["Select at least two cameras to merge."]
-    assert everything() == before
+    assert dedupe_rows() == before
 
 
 def test_undoing_the_merge_of_a_live_camera_shows_why_and_changes_nothing(admin, two_cameras):
     older, _ = two_cameras
-    before = everything()
+    before = dedupe_rows()
 
     page = act(admin, CAMERAS, "unmerge_cameras", [older], apply="1", reason="undo")
 
     assert messages_of(page) == ["This camera was not merged into another one."]
-    assert everything() == before
+    assert dedupe_rows() == before
 
 
 def test_a_merge_refused_half_way_changes_nothing(admin, moderator, two_cameras, researcher):
@@ -175,24 +164,24 @@ def test_a_merge_refused_half_way_changes_nothing(admin, moderator, two_cameras,
     third = report(researcher, moved(ZURICH, 80, 0)).camera_id
     fourth = report(researcher, moved(ZURICH, 300, 0)).camera_id
     services.camera_merge(source_id=third, target_id=fourth, actor=moderator, reason="earlier")
-    before = everything()
+    before = dedupe_rows()
 
     page = act(admin, CAMERAS, "merge_cameras", [older, newer, third], apply="1", reason="all one")
 
     assert messages_of(page) == ["Only live cameras can be merged; one of these was already merged away."]
     assert Camera.objects.get(pk=newer).merged_into_id is None, "the first merge was applied all the same"
-    assert everything() == before
+    assert dedupe_rows() == before
 
 
 def test_staff_who_may_only_view_cameras_are_not_offered_the_merge_action(researcher, two_cameras):
     researcher.is_staff = True
     researcher.save()
     browser = client_for(grant(researcher, "view_camera"))
-    before = everything()
+    before = dedupe_rows()
 
     page = act(browser, CAMERAS, "merge_cameras", list(two_cameras), apply="1", reason="just looking")
 
     assert Camera.objects.live().count() == 2, "a view-only user merged two cameras"
-    assert everything() == before
+    assert dedupe_rows() == before
     assert b"merge_cameras" not in browser.get(CAMERAS).content
     assert page.status_code == 200

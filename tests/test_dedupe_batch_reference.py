@@ -72,15 +72,7 @@ def reference_cluster(reports: list[dedupe.Report], params: dedupe.Params) -> li
         if (len(ga.members) > 1 or len(gb.members) > 1) and not merge_rule.groups_agree(ga, gb, params, lists):
             continue
         root, other = min(ra, rb), max(ra, rb)
-        g, h = groups[root], groups.pop(other)
-        g.members += h.members
-        g.reporters |= h.reporters
-        g.wsum += h.wsum
-        g.x, g.y, g.z = g.x + h.x, g.y + h.y, g.z + h.z
-        g.dsin, g.dcos, g.dn = g.dsin + h.dsin, g.dcos + h.dcos, g.dn + h.dn
-        g.types.update(h.types)
-        g.mounts.update(h.mounts)
-        g.accs += h.accs
+        groups[root].absorb(groups.pop(other))
         parent[other] = root
     label_of = {rs[m].id: rs[min(g.members)].id for g in groups.values() for m in g.members}
     return [label_of.get(r.id, r.id) for r in reports]

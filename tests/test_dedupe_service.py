@@ -19,6 +19,7 @@ from mapapp import services
 from mapapp.imports import osm_import, parse_osm
 from mapapp.models import Assignment, AuditEvent, Camera, Sighting, Vote
 from tests.conftest import _person
+from tests.support import dedupe_rows
 
 ZURICH = (47.3769, 8.5417)
 
@@ -48,17 +49,6 @@ def report(reporter: object, point: Point, **attrs: Any) -> services.ProcessResu
 
 def position(camera: Camera) -> Point:
     return camera.lat, camera.lon
-
-
-def everything() -> tuple[list[dict[str, Any]], ...]:
-    """Every row a dedupe service may write, to show that a refused action wrote nothing."""
-    return (
-        list(Camera.objects.order_by("pk").values()),
-        list(Sighting.objects.order_by("pk").values("pk", "camera_id", "status", "pinned")),
-        list(Assignment.objects.order_by("pk").values()),
-        list(AuditEvent.objects.order_by("pk").values()),
-        list(Vote.objects.order_by("pk").values()),
-    )
 
 
 # --- A sighting joins its camera or founds one --------------------------------------------------
@@ -155,10 +145,10 @@ def test_processing_a_sighting_twice_changes_nothing_the_second_time(volunteer, 
     report(volunteer, ZURICH)
     sighting_id = submit(second_volunteer, moved(ZURICH, 5, 10))
     assert services.sighting_process(sighting_id=sighting_id) is not None
-    before = everything()
+    before = dedupe_rows()
 
     assert services.sighting_process(sighting_id=sighting_id) is None
-    assert everything() == before
+    assert dedupe_rows() == before
     assert Assignment.objects.filter(sighting_id=sighting_id).count() == 1
 
 
@@ -181,14 +171,14 @@ def test_a_decision_made_on_a_position_the_sighting_has_since_left_writes_nothin
 
     report(volunteer, ZURICH)
     sighting_id = submit(second_volunteer, moved(ZURICH, 5, 10))
-    before = everything()
+    before = dedupe_rows()
     with transaction.atomic():
         stale, _ = processing._read_pending(sighting_id)
         Sighting.objects.filter(pk=sighting_id).update(lat=stale["lat"] + 0.01)  # edited meanwhile
 
         assert processing._decide_and_write(stale, processing.dedupe_params()) is None
         transaction.set_rollback(True)
-    assert everything() == before
+    assert dedupe_rows() == before
 
 
 def test_a_sighting_moved_before_processing_is_placed_at_its_new_position(volunteer, second_volunteer):
@@ -373,60 +363,60 @@ def test_undoing_the_first_of_two_chained_merges_first_is_refused_and_writes_not
     )
     services.camera_merge(source_id=a, target_id=b, actor=moderator, reason="one")
     services.camera_merge(source_id=b, target_id=c, actor=moderator, reason="one")
-    before = everything()
+    before = dedupe_rows()
 
     with pytest.raises(ValidationError, match=f"Camera {b}, which this camera was merged into, has since been merged"):
         services.camera_unmerge(camera_id=a, actor=moderator, reason="undo the first merge")
-    assert everything() == before
+    assert dedupe_rows() == before
 
 
 def test_merging_a_camera_into_itself_is_refused_and_writes_nothing(two_cameras, moderator):
     camera, _ = two_cameras
-    before = everything()
+    before = dedupe_rows()
 
     with pytest.raises(ValidationError, match="cannot be merged into itself"):
         services.camera_merge(source_id=camera.pk, target_id=camera.pk, actor=moderator, reason="oops")
-    assert everything() == before
+    assert dedupe_rows() == before
 
 
 def test_merging_a_tombstone_is_refused_and_writes_nothing(two_cameras, volunteer, moderator, researcher):
     target, source = two_cameras
     services.camera_merge(source_id=source.pk, target_id=target.pk, actor=moderator, reason="same")
     third = report(researcher, moved(ZURICH, 200, 90)).camera_id
-    before = everything()
+    before = dedupe_rows()
 
     with pytest.raises(ValidationError, match="Only live cameras can be merged"):
         services.camera_merge(source_id=source.pk, target_id=third, actor=moderator, reason="again")
     with pytest.raises(ValidationError, match="Only live cameras can be merged"):
         services.camera_merge(source_id=third, target_id=source.pk, actor=moderator, reason="into a tombstone")
-    assert everything() == before
+    assert dedupe_rows() == before
 
 
 def test_splitting_a_cameras_only_sighting_is_refused_and_writes_nothing(volunteer, moderator):
     only = report(volunteer, ZURICH)
-    before = everything()
+    before = dedupe_rows()
 
     with pytest.raises(ValidationError, match="already its camera's only sighting"):
         services.sighting_split(sighting_id=only.sighting_id, actor=moderator, reason="split")
-    assert everything() == before
+    assert dedupe_rows() == before
 
 
 def test_splitting_a_sighting_that_is_still_pending_is_refused(volunteer, moderator):
     pending = submit(volunteer, ZURICH)
-    before = everything()
+    before = dedupe_rows()
 
     with pytest.raises(ValidationError, match="Only a processed sighting"):
         services.sighting_split(sighting_id=pending, actor=moderator, reason="split")
-    assert everything() == before
+    assert dedupe_rows() == before
 
 
 def test_undoing_a_merge_of_a_live_camera_is_refused_and_writes_nothing(two_cameras, moderator):
     camera, _ = two_cameras
-    before = everything()
+    before = dedupe_rows()
 
     with pytest.raises(ValidationError, match="was not merged into another one"):
         services.camera_unmerge(camera_id=camera.pk, actor=moderator, reason="undo")
-    assert everything() == before
+    assert dedupe_rows() == before
 
 
 # --- A new sighting regroups the cameras around it -------------------------------------------------

@@ -20,7 +20,7 @@ from geopy.distance import geodesic
 from mapapp import dedupe, services
 from mapapp.models import Assignment, AuditEvent, Camera, Neighbourhood, Sighting, Vote
 from tests.conftest import _person
-from tests.support import BASE_DIR
+from tests.support import BASE_DIR, dedupe_rows
 
 ZURICH = (47.3769, 8.5417)
 GENEVA = (46.2044, 6.1432)
@@ -58,16 +58,6 @@ def live_cameras() -> dict[int, set[int]]:
     for pk, camera_id in Sighting.objects.filter(camera__isnull=False).values_list("pk", "camera_id"):
         cameras.setdefault(camera_id, set()).add(pk)
     return cameras
-
-
-def everything() -> tuple[list[dict[str, Any]], ...]:
-    return (
-        list(Camera.objects.order_by("pk").values()),
-        list(Sighting.objects.order_by("pk").values("pk", "camera_id", "pinned")),
-        list(Assignment.objects.order_by("pk").values()),
-        list(AuditEvent.objects.order_by("pk").values()),
-        list(Vote.objects.order_by("pk").values()),
-    )
 
 
 @pytest.fixture
@@ -220,11 +210,11 @@ def test_a_bbox_west_of_greenwich_works_in_either_spelling(volunteer, second_vol
     ],
 )
 def test_bad_input_is_refused_with_a_clear_message_and_changes_nothing(duplicated, args, message):
-    before = everything()
+    before = dedupe_rows()
 
     with pytest.raises(CommandError, match=re.escape(message)):
         recluster(*args)
-    assert everything() == before
+    assert dedupe_rows() == before
 
 
 def test_a_bad_bbox_on_the_command_line_prints_the_message_without_a_traceback():

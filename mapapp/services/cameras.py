@@ -102,7 +102,8 @@ MEMBER_FIELDS = (
 
 @dataclass
 class Nearby:
-    """Live cameras around a point and their processed sightings (as value dicts)."""
+    """Live cameras around a point and their processed sightings, as value dicts
+    (read by processing._lock_and_read)."""
 
     cameras: list[dict[str, Any]]
     members: dict[int, list[dict[str, Any]]]
@@ -126,34 +127,6 @@ class Nearby:
                 )
             )
         return out
-
-
-def nearby(lat: float, lon: float, params: dedupe.Params) -> Nearby:
-    """Two indexed queries: cameras in the bbox of the widest gate, then their sightings."""
-    reach = params.max_gate_m + SEARCH_SLACK_M
-    box = dedupe.bbox_around(lat, lon, reach)
-    cameras = Camera.objects.live()
-    if box is not None:
-        cameras = cameras.in_bbox(*box)
-    else:  # near a pole or across the antimeridian: a latitude band, all longitudes
-        dlat = reach / dedupe.metres_per_degree(lat)[0]
-        cameras = cameras.filter(lat__gte=lat - dlat, lat__lte=lat + dlat)
-    rows = [
-        row
-        for row in cameras.order_by("pk").values("id", "lat", "lon", "direction", "camera_type", "camera_mount")
-        # The bbox is a square; the gate is a circle (and the chord is exact enough to trim by).
-        if dedupe.chord_m(lat, lon, row["lat"], row["lon"]) <= reach
-    ]
-    members: dict[int, list[dict[str, Any]]] = {}
-    if rows:
-        sightings = Sighting.objects.filter(camera_id__in=[r["id"] for r in rows], status=Sighting.Status.PROCESSED)
-        for member in sightings.order_by("pk").values(*MEMBER_FIELDS):
-            members.setdefault(member["camera_id"], []).append(member)
-    return Nearby(cameras=rows, members=members)
-
-
-def candidates_near(lat: float, lon: float, params: dedupe.Params) -> list[dedupe.Candidate]:
-    return nearby(lat, lon, params).candidates()
 
 
 # --- Camera state from its sightings --------------------------------------------------------------
