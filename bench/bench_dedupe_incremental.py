@@ -770,10 +770,14 @@ class InTaskTimes(logging.Handler):
 # each, in pipeline mode on PostgreSQL, which Django's execute wrappers do not see), so batches are
 # timed by wrapping Batch.run and named by what they hold; the rest by the execute wrapper.
 STATEMENTS = (
+    (
+        "batch 1: read sighting + area locks + cameras (position sent with the task)",
+        re.compile(r"^SELECT set_config\('synchronous_commit'.*pg_advisory_xact_lock", re.S),
+    ),
     ("batch 2: area locks + cameras and their sightings", re.compile(r"pg_advisory_xact_lock")),
     ("batch 1: read pending sighting", re.compile(r"^SELECT set_config\('synchronous_commit'")),
-    ("batch 3, joining: writes", re.compile(r'^UPDATE "mapapp_sighting"')),
-    ("batch 3, founding: new camera + writes", re.compile(r'^INSERT INTO "mapapp_camera"')),
+    ("batch 3, joining: writes (+ COMMIT)", re.compile(r'^(WITH hit AS \()?UPDATE "mapapp_sighting"')),
+    ("batch 3, founding: new camera + writes (+ COMMIT)", re.compile(r'^INSERT INTO "mapapp_camera"')),
     ("lock camera FOR UPDATE", re.compile(r'FROM "mapapp_camera".*FOR UPDATE', re.S)),
     ("UPDATE camera", re.compile(r'^UPDATE "mapapp_camera"')),
 )
@@ -861,6 +865,7 @@ class Side:
     max_sighting: int
     cameras: int
     ids: list[int] = field(default_factory=list)  # probe sighting ids, in probe order
+    at: list[list[float]] = field(default_factory=list)  # their [lat, lon], sent with the task
     in_task: dict[int, float] = field(default_factory=dict)  # probe index -> ms
     outer: dict[int, float] = field(default_factory=dict)
     camera_of: dict[int, int] = field(default_factory=dict)  # probe index -> camera id
@@ -900,6 +905,7 @@ def insert_probes(side: Side, probes: Probes) -> None:
     ]
     pb.use_database(side.url)
     side.ids = [s.pk for s in Sighting.objects.bulk_create(rows, batch_size=1000)]
+    side.at = [[s.lat, s.lon] for s in rows]
     assert side.ids == sorted(side.ids)
 
 
@@ -922,7 +928,8 @@ def run_block(side: Side, indices: range, handler: InTaskTimes, profile: Profile
     for i in indices:
         sid = side.ids[i]
         started = time.perf_counter()
-        camera_id = dedupe_sighting.apply(args=[sid], throw=True).get()
+        # As sighting_submit queues it: the id and the position (the task checks the position).
+        camera_id = dedupe_sighting.apply(args=[sid, side.at[i]], throw=True).get()
         side.outer[i] = (time.perf_counter() - started) * 1000
         side.in_task[i] = handler.ms.pop(sid)
         side.camera_of[i] = camera_id

@@ -310,6 +310,9 @@ CELERY_BEAT_SCHEDULE_FILENAME = str(VAR_DIR / "celerybeat-schedule")
 # before it acked on a broker without redelivery). Every minute is cheap: one indexed query.
 CELERY_BEAT_SCHEDULE = {
     "sweep-pending-sightings": {"task": "mapapp.tasks.sweep_pending_sightings", "schedule": 60.0},
+    # Cameras age into "stale" with no event to trigger it; once an hour finds those that crossed
+    # the line (an indexed range query) and reconsiders them.
+    "mark-stale-cameras": {"task": "mapapp.tasks.mark_stale_cameras", "schedule": 3600.0},
 }
 
 # --- Dedupe ---------------------------------------------------------------------------------
@@ -323,6 +326,21 @@ DEDUPE_THRESHOLD = envfloat("DEDUPE_THRESHOLD", "0")
 # worst retry back-off in normal operation, so a healthy queue is never double-fed.
 SWEEP_PENDING_AFTER_SECONDS = envint("SWEEP_PENDING_AFTER_SECONDS", "300", minimum=1)
 CELERY_WORKER_HIJACK_ROOT_LOGGER = False
+
+# --- Verification and consensus ---------------------------------------------------------------
+# See mapapp/consensus/__init__.py for the rules (also shown on /transparency/).
+# Verified: this many distinct volunteers besides the reporter say it is there (Amnesty used 3
+# volunteers per location in all, i.e. the reporter and 2 more).
+CONSENSUS_VERIFY_CONFIRMATIONS = envint("CONSENSUS_VERIFY_CONFIRMATIONS", "2", minimum=1)
+# Disputed: weighted "not there" exceeds weighted confirmations by this much (a new account weighs 0.25).
+CONSENSUS_DISPUTE_MARGIN = envfloat("CONSENSUS_DISPUTE_MARGIN", "1.0", minimum=0.01)
+# Removed: "gone" votes after the last confirmation, from this many volunteers weighing this much.
+CONSENSUS_REMOVAL_WEIGHT = envfloat("CONSENSUS_REMOVAL_WEIGHT", "1.0", minimum=0.01)
+CONSENSUS_REMOVAL_MIN_VOTERS = envint("CONSENSUS_REMOVAL_MIN_VOTERS", "2", minimum=1)
+# Stale: not confirmed for 18 months (StreetComplete re-asks about cameras on a similar cycle).
+CONSENSUS_STALE_AFTER_DAYS = envint("CONSENSUS_STALE_AFTER_DAYS", "548", minimum=1)
+# The moderator queue lists automatic merges scoring below this (dedupe scores run 0..1).
+MODERATION_LOW_SCORE = envfloat("MODERATION_LOW_SCORE", "0.5", minimum=0)
 
 # --- Maps and geocoding ---------------------------------------------------------------------
 

@@ -9,7 +9,7 @@ from django.contrib.auth import get_user_model
 from django.contrib.auth.forms import UserCreationForm
 
 from . import vocab
-from .models import Sighting
+from .models import Camera, Sighting, Vote
 
 
 class SignupForm(UserCreationForm):
@@ -95,3 +95,65 @@ class SightingForm(forms.ModelForm):
         if data.get("observed_at") is None:
             data.pop("observed_at")
         return data
+
+
+# --- Verification and moderation --------------------------------------------------------------------
+
+
+def _no_change(name: str) -> list[tuple[str, str]]:
+    return [("", "No change"), *Camera._meta.get_field(name).choices]
+
+
+class VoteForm(forms.Form):
+    """A verdict on a camera, with optional corrections (services.vote_cast checks the rules)."""
+
+    verdict = forms.ChoiceField(choices=Vote.Verdict.choices, widget=forms.RadioSelect)
+    camera_type = forms.ChoiceField(choices=_no_change("camera_type"), required=False, label="Type is actually")
+    camera_mount = forms.ChoiceField(choices=_no_change("camera_mount"), required=False, label="Mounted on")
+    direction = forms.IntegerField(
+        min_value=0, max_value=359, required=False, label="Facing (degrees from north)", widget=forms.NumberInput
+    )
+    operator = forms.CharField(max_length=200, required=False, label="Operator")
+
+    def corrections(self) -> dict[str, object]:
+        """Only what the volunteer filled in; blanks mean "no change"."""
+        return {name: self.cleaned_data.get(name) for name in ("camera_type", "camera_mount", "direction", "operator")}
+
+
+class FlagForm(forms.Form):
+    reason = forms.CharField(
+        max_length=1000,
+        widget=forms.Textarea(attrs={"rows": 2, "maxlength": 1000}),
+        help_text="What should a moderator look at? Please do not describe people.",
+    )
+
+
+class CommentForm(forms.Form):
+    body = forms.CharField(
+        max_length=2000, label="Your comment", widget=forms.Textarea(attrs={"rows": 3, "maxlength": 2000})
+    )
+
+
+MODERATION_ACTIONS = (
+    ("sighting_hide", "Hide the sighting"),
+    ("sighting_unhide", "Show the sighting again"),
+    ("photo_hide", "Hide the photo"),
+    ("photo_unhide", "Show the photo again"),
+    ("volunteer_ban", "Ban the sighting's reporter"),
+    ("volunteer_unban", "Lift the ban on the sighting's reporter"),
+    ("expert_verdict", "Set a moderator's verdict on the camera"),
+    ("flag_resolve", "Resolve the flag"),
+    ("comment_hide", "Hide the comment"),
+    ("comment_unhide", "Show the comment again"),
+)
+
+
+class ModerationActionForm(forms.Form):
+    """One moderator action. `target` is a sighting, camera, flag or comment id, by action; a ban
+    names a sighting, and the view looks up its reporter, so the page never shows who that is."""
+
+    action = forms.ChoiceField(choices=MODERATION_ACTIONS)
+    target = forms.IntegerField(min_value=1)
+    reason = forms.CharField(max_length=1000, widget=forms.TextInput(attrs={"maxlength": 1000}))
+    status = forms.ChoiceField(choices=[("", "Withdraw the verdict"), *Camera.Status.choices], required=False)
+    next = forms.CharField(required=False, widget=forms.HiddenInput)

@@ -80,18 +80,7 @@ class CameraAttributes(models.Model):
         help_text="0 looks straight ahead, 90 straight down (OSM camera:angle).",
     )
 
-    ATTRIBUTE_FIELDS = (
-        "surveillance_type",
-        "camera_type",
-        "camera_mount",
-        "surveillance",
-        "zone",
-        "direction",
-        "operator",
-        "operator_type",
-        "height",
-        "camera_angle",
-    )
+    ATTRIBUTE_FIELDS = vocab.ATTRIBUTE_FIELDS
 
     class Meta:
         abstract = True
@@ -110,6 +99,14 @@ class Profile(models.Model):
     handle = models.CharField(max_length=40, unique=True)
     # System accounts (e.g. the OpenStreetMap importer) own imported sightings; nobody logs in as them.
     is_system = models.BooleanField(default=False)
+    # Trust (mapapp/consensus/trust.py): how many of this volunteer's votes agreed or disagreed
+    # with how their cameras settled. Recounted from Vote.agrees whenever one of those cameras is
+    # reconsidered, so the counts never drift from the votes.
+    agreed = models.PositiveIntegerField(default=0)
+    disagreed = models.PositiveIntegerField(default=0)
+    # A moderator's ban (reversible): the volunteer's votes stop counting and their unverified
+    # sightings are hidden. Who banned and why is in the AuditEvent.
+    banned_at = models.DateTimeField(null=True, blank=True)
 
     def __str__(self) -> str:
         return self.handle
@@ -147,10 +144,13 @@ class CameraQuerySet(BBoxQuerySet):
 
 
 class CameraStatus(models.TextChoices):
+    """The lifecycle (mapapp/consensus): recomputed from evidence, never edited by hand."""
+
     REPORTED = "reported", "Reported"
     VERIFIED = "verified", "Verified"
     DISPUTED = "disputed", "Disputed"
     REMOVED = "removed", "Removed"
+    STALE = "stale", "Not confirmed lately"
 
 
 class Camera(CameraAttributes):
@@ -170,6 +170,14 @@ class Camera(CameraAttributes):
     confirm_count = models.PositiveIntegerField(default=0)
     not_there_count = models.PositiveIntegerField(default=0)
     gone_count = models.PositiveIntegerField(default=0)
+    # Consensus (camera_reconsider): distinct volunteers other than the reporter who currently say
+    # it is there (confirm votes and independent sightings), and when one last did.
+    confirmations = models.PositiveIntegerField(default=0)
+    last_confirmed_at = models.DateTimeField(null=True, blank=True)
+    status_changed_at = models.DateTimeField(default=timezone.now)
+    # A moderator's expert verdict overrides the computed status (who and why: its AuditEvent).
+    expert_status = models.CharField(max_length=10, choices=Status.choices, blank=True)
+    expert_at = models.DateTimeField(null=True, blank=True)
     first_seen = models.DateTimeField(default=timezone.now)
     last_seen = models.DateTimeField(default=timezone.now)
     # Indexes: a column that an index below already leads with gets no index of its own. Every
@@ -204,6 +212,10 @@ class Camera(CameraAttributes):
             # all of them, are not in it.
             models.Index(fields=["merged_into"], condition=Q(merged_into__isnull=False), name="camera_merged_into_idx"),
         ]
+        permissions = [
+            # Given to the moderator and admin groups (migration 0006_roles).
+            ("moderate", "Can moderate: hide, ban, split, merge, expert verdicts, flags and comments"),
+        ]
         constraints = [
             models.CheckConstraint(condition=LAT_RANGE, name="camera_lat_range"),
             models.CheckConstraint(condition=LON_RANGE, name="camera_lon_range"),
@@ -235,6 +247,13 @@ class SightingStatus(models.TextChoices):
     PENDING = "pending", "Waiting to be processed"
     PROCESSED = "processed", "Processed"
     REJECTED = "rejected", "Rejected"
+    HIDDEN = "hidden", "Hidden by a moderator"
+
+
+class HiddenReason(models.TextChoices):
+    NONE = "", "Not hidden"
+    MODERATOR = "moderator", "Hidden by a moderator"
+    BAN = "ban", "Its reporter is banned"
 
 
 class Sighting(CameraAttributes):
@@ -274,6 +293,10 @@ class Sighting(CameraAttributes):
     # A moderator placed this sighting (split or merge). Recluster leaves it on its camera, since
     # an expert's decision outranks the algorithm's.
     pinned = models.BooleanField(default=False)
+    # Moderation (reversible): why the sighting is hidden (status "hidden"), so lifting a ban
+    # restores exactly the sightings the ban hid; and a photo hidden on its own.
+    hidden_reason = models.CharField(max_length=10, choices=HiddenReason.choices, blank=True)
+    photo_hidden = models.BooleanField(default=False)
 
     objects = SightingQuerySet.as_manager()
 
@@ -391,6 +414,9 @@ class Vote(models.Model):
     verdict = models.CharField(max_length=10, choices=Verdict.choices)
     # Attribute corrections that came with a confirmation, e.g. {"camera_type": "dome"}.
     corrections = models.JSONField(default=dict, blank=True)
+    # Whether this vote agreed with how its camera settled (verified or removed); null while it
+    # has not settled. Profile.agreed/disagreed are counts of these.
+    agrees = models.BooleanField(null=True, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
 
@@ -407,6 +433,64 @@ class Vote(models.Model):
 
     def __str__(self) -> str:
         return f"{self.verdict} on camera {self.camera_id}"
+
+
+class FlagQuerySet(models.QuerySet):
+    def open(self) -> FlagQuerySet:
+        return self.filter(resolved_at__isnull=True)
+
+
+class Flag(models.Model):
+    """Anyone signed in can flag a camera or a sighting for a moderator, with a reason."""
+
+    camera = models.ForeignKey(Camera, null=True, blank=True, on_delete=models.CASCADE, related_name="flags")
+    sighting = models.ForeignKey(Sighting, null=True, blank=True, on_delete=models.CASCADE, related_name="flags")
+    flagger = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
+    reason = models.TextField(max_length=1000)
+    created_at = models.DateTimeField(default=timezone.now)
+    resolved_at = models.DateTimeField(null=True, blank=True)
+    resolved_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
+    resolution = models.TextField(blank=True, max_length=1000)
+
+    objects = FlagQuerySet.as_manager()
+
+    class Meta:
+        indexes = [
+            # The moderator queue: open flags, oldest first.
+            models.Index(fields=["created_at"], condition=Q(resolved_at__isnull=True), name="flag_open_idx"),
+        ]
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(camera__isnull=False, sighting__isnull=True)
+                | Q(camera__isnull=True, sighting__isnull=False),
+                name="flag_one_target",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        target = f"camera {self.camera_id}" if self.camera_id else f"sighting {self.sighting_id}"
+        return f"Flag on {target}"
+
+
+class Comment(models.Model):
+    """A camera's discussion thread ("flag for discussion"). Moderators can hide a comment."""
+
+    camera = models.ForeignKey(Camera, on_delete=models.CASCADE, related_name="comments", db_index=False)
+    author = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
+    body = models.TextField(max_length=2000)
+    created_at = models.DateTimeField(default=timezone.now)
+    hidden = models.BooleanField(default=False)
+
+    class Meta:
+        indexes = [
+            # A camera's thread, oldest first.
+            models.Index(fields=["camera", "created_at"], name="comment_camera_idx"),
+        ]
+
+    def __str__(self) -> str:
+        return f"Comment on camera {self.camera_id}"
 
 
 class AuditEventQuerySet(models.QuerySet):

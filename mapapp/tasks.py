@@ -36,14 +36,19 @@ def _close_old_connections(**_: object) -> None:
     retry_backoff_max=60,
     max_retries=8,
 )
-def dedupe_sighting(sighting_id: int) -> int | None:
+def dedupe_sighting(sighting_id: int, at: list[float] | None = None) -> int | None:
     """Put one sighting into its camera. Safe to run twice: a processed sighting is left alone.
+
+    `at` is the sighting's [lat, lon] when it was queued: a hint that lets the service lock and
+    read the sighting's area in its first round trip. The service checks it against the row, so
+    a stale or missing hint only costs a round trip (sightings_sweep and old messages send none).
 
     Returns the camera id, or None when there was nothing to do. The time the service took is
     logged at debug level; the incremental benchmark reads it from there (measured inside the task).
     """
     started = time.perf_counter()
-    result = services.sighting_process(sighting_id=sighting_id)
+    hint = (float(at[0]), float(at[1])) if at else None
+    result = services.sighting_process(sighting_id=sighting_id, at=hint)
     log.debug("dedupe_sighting %s took %.3f ms", sighting_id, (time.perf_counter() - started) * 1000)
     return None if result is None else result.camera_id
 
@@ -52,3 +57,18 @@ def dedupe_sighting(sighting_id: int) -> int | None:
 def sweep_pending_sightings() -> int:
     """Re-queue sightings stuck in pending (run every minute by beat). Returns how many."""
     return len(services.sightings_sweep())
+
+
+@shared_task(acks_late=True, reject_on_worker_lost=True, ignore_result=True)
+def mark_stale_cameras() -> int:
+    """Recompute the cameras whose last confirmation has aged past the stale period (hourly, beat).
+
+    Idempotent: a camera already stale is not selected again, and recomputing one is harmless.
+    """
+    from django.db import transaction
+
+    ids = services.stale_candidates()
+    for camera_id in ids:
+        with transaction.atomic():
+            services.camera_refresh(camera_id=camera_id, reason="Not confirmed for the stale period.")
+    return len(ids)

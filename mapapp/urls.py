@@ -1,6 +1,6 @@
 from django.urls import include, path
 
-from .views import accounts, geocode, pages, sightings
+from .views import accounts, geocode, moderation, pages, sightings, transparency, verification
 
 urlpatterns = [
     path("", pages.home, name="home"),
@@ -9,5 +9,13 @@ urlpatterns = [
     path("me/", accounts.me, name="me"),
     path("sightings/new/", sightings.new, name="sighting_new"),
     path("sightings/<int:pk>/", sightings.detail, name="sighting_detail"),
+    path("sightings/<int:pk>/flag/", moderation.sighting_flag, name="sighting_flag"),
     path("geocode/", geocode.search, name="geocode"),
+    path("verify/", verification.queue, name="verify"),
+    path("cameras/<int:pk>/vote/", verification.vote, name="camera_vote"),
+    path("cameras/<int:pk>/discussion/", moderation.discussion, name="camera_discussion"),
+    path("cameras/<int:pk>/flag/", moderation.camera_flag, name="camera_flag"),
+    path("moderate/", moderation.moderate, name="moderate"),
+    path("moderate/action/", moderation.moderate_action, name="moderate_action"),
+    path("transparency/", transparency.transparency, name="transparency"),
 ]

@@ -29,6 +29,21 @@ from dataclasses import dataclass, field
 
 CLEAN, MAPPED, DIRTY, MISSING = "clean", "mapped", "dirty", "missing"
 
+# The OSM surveillance attributes a sighting and a camera share (models.CameraAttributes), in
+# order. Defined here, a pure module, so the pure cores (consensus) use the same list.
+ATTRIBUTE_FIELDS = (
+    "surveillance_type",
+    "camera_type",
+    "camera_mount",
+    "surveillance",
+    "zone",
+    "direction",
+    "operator",
+    "operator_type",
+    "height",
+    "camera_angle",
+)
+
 
 @dataclass(frozen=True)
 class Term:

@@ -107,12 +107,15 @@ def moderator(db: None) -> object:
     user = _person("carol_realname")
     user.is_staff = True
     user.save()
+    services.role_grant(user=user, role="moderator")
     return user
 
 
 @pytest.fixture
 def researcher(db: None) -> object:
-    return _person("dave_realname")
+    user = _person("dave_realname")
+    services.role_grant(user=user, role="researcher")
+    return user
 
 
 @pytest.fixture

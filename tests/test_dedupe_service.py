@@ -41,8 +41,10 @@ def submit(reporter: object, point: Point, **attrs: Any) -> int:
 
 
 def report(reporter: object, point: Point, **attrs: Any) -> services.ProcessResult:
-    """Submit a sighting and process it, as the dedupe worker would."""
-    result = services.sighting_process(sighting_id=submit(reporter, point, **attrs))
+    """Submit a sighting and process it, as the dedupe worker would (with the position it is sent)."""
+    sighting_id = submit(reporter, point, **attrs)
+    at = Sighting.objects.values_list("lat", "lon").get(pk=sighting_id)
+    result = services.sighting_process(sighting_id=sighting_id, at=at)
     assert result is not None
     return result
 
@@ -73,7 +75,7 @@ def test_a_second_volunteers_sighting_8_m_away_joins_the_first_volunteers_camera
     assert metres_between(position(camera), there) == pytest.approx(4, abs=0.5)
     assert camera.sighting_count == 2
     assert camera.camera_type == "dome"
-    assert camera.agreement["camera_type"] == {"share": 1.0, "reports": 2}
+    assert camera.agreement["camera_type"] == {"share": 1.0, "reports": 2, "label": "unanimous"}
 
 
 def test_the_same_volunteers_second_sighting_3_m_away_founds_a_second_camera(volunteer):
@@ -173,10 +175,12 @@ def test_a_decision_made_on_a_position_the_sighting_has_since_left_writes_nothin
     sighting_id = submit(second_volunteer, moved(ZURICH, 5, 10))
     before = dedupe_rows()
     with transaction.atomic():
-        stale, _ = processing._read_pending(sighting_id)
+        params = processing.dedupe_params()
+        stale, _, _ = processing._read_pending(sighting_id, params)
+        around = processing._lock_and_read(stale, params)
         Sighting.objects.filter(pk=sighting_id).update(lat=stale["lat"] + 0.01)  # edited meanwhile
 
-        assert processing._decide_and_write(stale, processing.dedupe_params()) is None
+        assert processing._decide_and_write(stale, around, params) is None
         transaction.set_rollback(True)
     assert dedupe_rows() == before
 
@@ -188,6 +192,53 @@ def test_a_sighting_moved_before_processing_is_placed_at_its_new_position(volunt
     Sighting.objects.filter(pk=sighting_id).update(lat=far[0], lon=far[1])
 
     result = services.sighting_process(sighting_id=sighting_id)
+
+    assert result is not None
+    assert result.founded
+    assert result.camera_id != first.camera_id
+    assert metres_between(position(Camera.objects.get(pk=result.camera_id)), far) < 0.01
+
+
+def test_the_position_sent_with_the_task_lets_it_join_the_camera_there(volunteer, second_volunteer):
+    first = report(volunteer, ZURICH)
+    point = moved(ZURICH, 5, 10)
+    sighting_id = submit(second_volunteer, point)
+
+    result = services.sighting_process(sighting_id=sighting_id, at=point)
+
+    assert result is not None
+    assert result.camera_id == first.camera_id
+    assert Sighting.objects.get(pk=sighting_id).camera_id == first.camera_id
+
+
+def test_the_first_read_brings_the_area_only_when_the_sighting_is_still_where_it_was_queued(volunteer):
+    from django.db import transaction
+
+    from mapapp.services import processing
+
+    report(volunteer, ZURICH)
+    sighting_id = submit(volunteer, moved(ZURICH, 5, 10))
+    row = Sighting.objects.values("lat", "lon").get(pk=sighting_id)
+    params = processing.dedupe_params()
+    with transaction.atomic():
+        _, _, around = processing._read_pending(sighting_id, params, (row["lat"], row["lon"]))
+        _, _, stale = processing._read_pending(sighting_id, params, (row["lat"] + 1e-6, row["lon"]))
+        _, _, unsent = processing._read_pending(sighting_id, params)
+
+    assert around is not None
+    assert len(around.cameras) == 1
+    assert stale is None
+    assert unsent is None
+
+
+def test_a_sighting_moved_after_it_was_queued_is_placed_at_its_new_position(volunteer, second_volunteer):
+    first = report(volunteer, ZURICH)
+    queued_at = moved(ZURICH, 5, 10)
+    sighting_id = submit(second_volunteer, queued_at)
+    far = moved(ZURICH, 500, 10)
+    Sighting.objects.filter(pk=sighting_id).update(lat=far[0], lon=far[1])
+
+    result = services.sighting_process(sighting_id=sighting_id, at=queued_at)
 
     assert result is not None
     assert result.founded
@@ -515,3 +566,42 @@ def test_the_sweeper_waits_SWEEP_PENDING_AFTER_SECONDS_by_default(settings, volu
     submitted_ago(newer, 299)
 
     assert services.sightings_sweep() == [older]
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_worker_that_loses_its_claim_commits_none_of_its_writes(volunteer, second_volunteer):
+    """In its own transaction on PostgreSQL the COMMIT goes out with the writes (processing.py);
+    a claim that matches no row must then abort the batch before that COMMIT."""
+    from django.db import DataError, connection, transaction
+
+    from mapapp.services import processing
+
+    if connection.vendor != "postgresql":
+        pytest.skip("the COMMIT joins the write batch only on PostgreSQL (SQLite has no round trips)")
+    report(volunteer, ZURICH)
+    sighting_id = submit(second_volunteer, moved(ZURICH, 5, 10))
+    before = dedupe_rows()
+    params = processing.dedupe_params()
+    with transaction.atomic():
+        row, reserved_id, _ = processing._read_pending(sighting_id, params, None)
+        around = processing._lock_and_read(row, params)
+        Sighting.objects.filter(pk=sighting_id).update(status=Sighting.Status.REJECTED)  # meanwhile
+        with pytest.raises(DataError) as lost:
+            processing._decide_and_write(row, around, params, reserved_id, commit=True)
+
+    assert lost.value.__cause__.sqlstate == processing.NOT_CLAIMED
+    assert dedupe_rows() == before
+    assert Sighting.objects.get(pk=sighting_id).status == Sighting.Status.PENDING
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_worker_in_its_own_transaction_commits_its_decision(volunteer, second_volunteer):
+    first = report(volunteer, ZURICH)
+    sighting_id = submit(second_volunteer, moved(ZURICH, 5, 10))
+
+    result = services.sighting_process(sighting_id=sighting_id, at=moved(ZURICH, 5, 10))
+
+    assert result is not None
+    assert result.camera_id == first.camera_id
+    assert Sighting.objects.get(pk=sighting_id).status == Sighting.Status.PROCESSED
+    assert Camera.objects.get(pk=first.camera_id).sighting_count == 2

@@ -12,8 +12,8 @@ from typing import Any
 
 from rest_framework import serializers
 
-from mapapp.models import Sighting
-from mapapp.services import SIGHTING_INPUT_FIELDS
+from mapapp.models import Sighting, Vote
+from mapapp.services import CORRECTABLE, SIGHTING_INPUT_FIELDS
 
 
 class SightingInputSerializer(serializers.ModelSerializer):
@@ -66,3 +66,64 @@ class SightingOutputSerializer(serializers.ModelSerializer):
             "photo",
         )
         read_only_fields = fields
+
+
+class VoteInputSerializer(serializers.Serializer):
+    """A verdict on a camera, with optional corrections (only with "confirm").
+
+    Corrections may come as top-level keys (`{"verdict": "confirm", "camera_type": "dome"}`) or
+    under "corrections"; the values pass through raw, because the vote service is the one judge
+    of what a valid correction is (model validators, the OSM vocabulary), for the web form too.
+    """
+
+    verdict = serializers.ChoiceField(
+        choices=Vote.Verdict.values,
+        error_messages={"invalid_choice": f"Choose one of: {', '.join(Vote.Verdict.values)}."},
+    )
+    corrections = serializers.DictField(required=False)
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        for name in CORRECTABLE:
+            self.fields[name] = serializers.JSONField(required=False, allow_null=True)
+
+    def to_internal_value(self, data: Any) -> dict[str, Any]:
+        # As with sightings: a typo such as `camera_typ` must not be dropped silently.
+        unknown = {}
+        if isinstance(data, Mapping):
+            allowed = ", ".join(("verdict", *CORRECTABLE, "corrections"))
+            unknown = {name: [f"Unknown field; send only {allowed}."] for name in data if name not in self.fields}
+        try:
+            attrs = super().to_internal_value(data)
+        except serializers.ValidationError as exc:
+            raise serializers.ValidationError({**unknown, **exc.detail}) from None
+        if unknown:
+            raise serializers.ValidationError(unknown)
+        corrections = dict(attrs.pop("corrections", None) or {})
+        top_level = {name: attrs.pop(name) for name in CORRECTABLE if name in attrs}
+        twice = sorted(set(corrections) & set(top_level))
+        if twice:
+            raise serializers.ValidationError(
+                {name: ["Given both at the top level and under corrections; send it once."] for name in twice}
+            )
+        return {"verdict": attrs["verdict"], "corrections": {**corrections, **top_level}}
+
+
+class VoteOutputSerializer(serializers.Serializer):
+    """The vote as stored and the camera as it now stands (the vote may have changed its status).
+
+    The caller passes the vote with its camera re-read after the service's recomputation.
+    """
+
+    def to_representation(self, vote: Vote) -> dict[str, Any]:
+        camera = vote.camera
+        return {
+            "verdict": vote.verdict,
+            "corrections": vote.corrections,
+            "camera": {
+                "id": camera.pk,
+                "status": camera.status,
+                "confirmations": camera.confirmations,
+                "agreement": camera.agreement,
+            },
+        }

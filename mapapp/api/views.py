@@ -1,14 +1,18 @@
-"""The sighting API: HTTP in, one service call, HTTP out. No business rules live here."""
+"""The sighting and vote API: HTTP in, one service call, HTTP out. No business rules live here."""
 
 from __future__ import annotations
 
 from typing import Any
 
+from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.db.models import QuerySet
 from django.urls import reverse
+from django.utils import timezone
 from rest_framework import generics, serializers, status
 from rest_framework.authtoken.views import ObtainAuthToken
+from rest_framework.exceptions import NotFound
+from rest_framework.exceptions import PermissionDenied as ApiPermissionDenied
 from rest_framework.pagination import CursorPagination
 from rest_framework.parsers import JSONParser, MultiPartParser
 from rest_framework.permissions import IsAuthenticated
@@ -16,11 +20,12 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.settings import api_settings
 from rest_framework.throttling import ScopedRateThrottle
+from rest_framework.views import APIView
 
 from mapapp import services
-from mapapp.models import Sighting
+from mapapp.models import Camera, Sighting
 
-from .serializers import SightingInputSerializer, SightingOutputSerializer
+from .serializers import SightingInputSerializer, SightingOutputSerializer, VoteInputSerializer, VoteOutputSerializer
 
 # Tells a client that this 200 repeats the answer to an earlier request with the same client_id.
 REPLAYED_HEADER = "Idempotent-Replayed"
@@ -106,3 +111,34 @@ class SightingDetailView(generics.RetrieveAPIView):
 
     def get_queryset(self) -> QuerySet[Sighting]:
         return Sighting.objects.by(self.request.user)
+
+
+class CameraVoteView(APIView):
+    """POST: the signed-in volunteer's verdict on a camera; voting again replaces it.
+
+    201 for a first vote, 200 for a replacement. The reporter of the camera and a banned volunteer
+    get 403 with the service's explanation; a merged camera's id counts as the camera it became.
+    """
+
+    permission_classes = (IsAuthenticated,)
+    parser_classes = (JSONParser,)
+
+    def post(self, request: Request, pk: int) -> Response:
+        incoming = VoteInputSerializer(data=request.data)
+        incoming.is_valid(raise_exception=True)
+        started = timezone.now()
+        try:
+            vote = services.vote_cast(voter=request.user, camera_id=pk, **incoming.validated_data)
+        except Camera.DoesNotExist:
+            raise NotFound("No such camera.") from None
+        except DjangoPermissionDenied as exc:
+            raise ApiPermissionDenied(str(exc)) from None
+        except DjangoValidationError as exc:
+            raise serializers.ValidationError(_error_detail(exc)) from None
+        # A replaced vote keeps its first created_at; comparing clocks, not a read before the
+        # call, stays right when two requests race and when the id was a merged camera's.
+        created = vote.created_at >= started
+        vote.camera.refresh_from_db()
+        return Response(
+            VoteOutputSerializer(vote).data, status=status.HTTP_201_CREATED if created else status.HTTP_200_OK
+        )

@@ -10,23 +10,24 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 from django.conf import settings
 from django.contrib.auth.models import AbstractBaseUser
 from django.core.exceptions import ValidationError
 from django.db import transaction
+from django.db.models import Count, Q
 from django.utils import timezone
 
-from .. import dedupe
-from ..models import Assignment, AuditEvent, Camera, CameraAttributes, Sighting, Vote
+from .. import consensus, dedupe
+from ..models import Assignment, AuditEvent, Camera, Profile, Sighting, Vote
 from . import locks
 from .audit import audit_record
+from .evidence import ATTRIBUTES, consensus_params, expert_evidence, outcome_values, sighting_evidence, vote_evidence
 
 log = logging.getLogger(__name__)
 
-ATTRIBUTES = CameraAttributes.ATTRIBUTE_FIELDS
 # Candidate search reaches a little past the widest gate: camera centres are floats and the
 # bbox is an approximation; the geodesic in dedupe.best_match makes the actual decision.
 SEARCH_SLACK_M = 5.0
@@ -131,42 +132,93 @@ class Nearby:
 
 # --- Camera state from its sightings --------------------------------------------------------------
 
-SUMMARY_FIELDS = ("id", "lat", "lon", "accuracy_m", "observed_at", *ATTRIBUTES)
+SUMMARY_FIELDS = ("id", "lat", "lon", "accuracy_m", "observed_at", "reporter_id", "source", *ATTRIBUTES)
 
 
-def summary_values(rows: list[dict[str, Any]], params: dedupe.Params) -> dict[str, Any]:
-    """A camera's position, consensus attributes, agreement and counts from its sightings' rows."""
+def summary_values(
+    rows: list[dict[str, Any]],
+    params: dedupe.Params,
+    *,
+    votes: tuple[consensus.VoteEvidence, ...] = (),
+    expert: consensus.ExpertVerdict | None = None,
+    now: datetime | None = None,
+) -> dict[str, Any]:
+    """A camera's position, status, consensus attributes, agreement and counts.
+
+    From its sightings' rows (SUMMARY_FIELDS) and, where anyone voted, its votes (the caller
+    reads them: the dedupe task only for cameras that have any, see processing.py).
+    """
     lat, lon = dedupe.robust_centre([(r["lat"], r["lon"], r["accuracy_m"]) for r in rows], params)
-    consensus = dedupe.attribute_consensus(rows, ATTRIBUTES, direction_tolerance=params.direction_tolerance)
-    values: dict[str, Any] = {"lat": lat, "lon": lon}
-    for name, result in consensus.items():
-        field = Camera._meta.get_field(name)
-        values[name] = result.value if result.value is not None else (None if field.null else field.get_default())
-    if values["direction"] is not None:
-        values["direction"] = int(values["direction"]) % 360
-    values["agreement"] = {
-        name: {"share": round(result.share, 3), "reports": result.known}
-        for name, result in consensus.items()
-        if result.known
-    }
+    outcome = consensus.decide(
+        consensus.Evidence(now=now or timezone.now(), sightings=sighting_evidence(rows), votes=votes, expert=expert),
+        consensus_params(),
+    )
+    values: dict[str, Any] = {"lat": lat, "lon": lon, **outcome_values(outcome)}
     values["sighting_count"] = len(rows)
     values["first_seen"] = min(r["observed_at"] for r in rows)
     values["last_seen"] = max(r["observed_at"] for r in rows)
     return values
 
 
-def camera_refresh(*, camera_id: int, params: dedupe.Params | None = None) -> bool:
-    """Recompute a camera from its processed sightings. False if it has none left."""
+def camera_refresh(*, camera_id: int, params: dedupe.Params | None = None, reason: str = "") -> bool:
+    """Recompute a camera from its evidence: processed sightings, votes, a moderator's verdict.
+
+    Also settles its votes' agreement (Vote.agrees) and recounts those voters' trust, and records
+    a status change as an AuditEvent. False if no processed sighting is left: the camera then
+    counts none and leaves the public map (its row stays, for links and history).
+    """
     params = params or dedupe_params()
+    camera = Camera.objects.select_for_update().get(pk=camera_id)
     rows = list(
         Sighting.objects.filter(camera_id=camera_id, status=Sighting.Status.PROCESSED)
         .order_by("pk")
         .values(*SUMMARY_FIELDS)
     )
+    now = timezone.now()
     if not rows:
+        Camera.objects.filter(pk=camera_id).update(sighting_count=0, updated_at=now)
         return False
-    Camera.objects.filter(pk=camera_id).update(**summary_values(rows, params), updated_at=timezone.now())
+    votes = list(Vote.objects.filter(camera_id=camera_id).select_related("voter__profile").order_by("pk"))
+    cparams = consensus_params()
+    values = summary_values(
+        rows,
+        params,
+        votes=vote_evidence(votes, cparams),
+        expert=expert_evidence(camera.expert_status, camera.expert_at),
+        now=now,
+    )
+    values["confirm_count"] = sum(v.verdict == Vote.Verdict.CONFIRM for v in votes)
+    values["not_there_count"] = sum(v.verdict == Vote.Verdict.NOT_THERE for v in votes)
+    values["gone_count"] = sum(v.verdict == Vote.Verdict.GONE for v in votes)
+    if values["status"] != camera.status:
+        values["status_changed_at"] = now
+        audit_record(
+            action="camera_status",
+            target=camera,
+            reason=reason or "Recomputed from its sightings and votes.",
+            data={"from": camera.status, "to": values["status"]},
+        )
+    Camera.objects.filter(pk=camera_id).update(**values, updated_at=now)
+    _settle_votes(votes, values["status"])
     return True
+
+
+def _settle_votes(votes: list[Vote], status: str) -> None:
+    """Record whether each vote agreed with how the camera settled, and recount its voter's trust."""
+    changed = []
+    for vote in votes:
+        agrees = consensus.verdict_agrees(vote.verdict, status)
+        if agrees != vote.agrees:
+            vote.agrees = agrees
+            changed.append(vote)
+    if not changed:
+        return
+    Vote.objects.bulk_update(changed, ["agrees"])
+    for voter_id in sorted({v.voter_id for v in changed}):
+        tally = Vote.objects.filter(voter_id=voter_id).aggregate(
+            agreed=Count("pk", filter=Q(agrees=True)), disagreed=Count("pk", filter=Q(agrees=False))
+        )
+        Profile.objects.filter(user_id=voter_id).update(**tally)
 
 
 def _camera_from(sighting: Sighting, *, params: dedupe.Params, provenance: str = Camera.Provenance.VOLUNTEER) -> Camera:
@@ -187,14 +239,15 @@ def sightings_sweep(*, older_than_s: int | None = None, limit: int = 1000) -> li
 
     older_than_s = settings.SWEEP_PENDING_AFTER_SECONDS if older_than_s is None else older_than_s
     cutoff = timezone.now() - timedelta(seconds=older_than_s)
-    ids = list(
+    stuck = list(
         Sighting.objects.pending()
         .filter(submitted_at__lte=cutoff)
         .order_by("submitted_at")
-        .values_list("pk", flat=True)[:limit]
+        .values_list("pk", "lat", "lon")[:limit]
     )
-    for sighting_id in ids:
-        dedupe_sighting.delay(sighting_id)
+    ids = [sighting_id for sighting_id, _, _ in stuck]
+    for sighting_id, lat, lon in stuck:
+        dedupe_sighting.delay(sighting_id, [lat, lon])
     if ids:
         log.warning("Sweeper re-queued %d pending sightings", len(ids))
     return ids

@@ -34,11 +34,11 @@ from __future__ import annotations
 from collections import Counter
 from typing import Any
 
-from django.db import OperationalError, connection, transaction
+from django.db import DataError, OperationalError, connection, transaction
 from django.utils import timezone
 
 from .. import dedupe
-from ..models import Assignment, Camera, Sighting
+from ..models import Assignment, AuditEvent, Camera, Sighting
 from . import locks
 from .audit import audit_record
 from .cameras import (
@@ -48,6 +48,7 @@ from .cameras import (
     ProcessResult,
     _move_votes,
     _retire,
+    camera_refresh,
     dedupe_params,
     lock_reach_m,
     report_of,
@@ -55,10 +56,26 @@ from .cameras import (
 )
 from .roundtrips import Batch, columns, dicts, table
 
-CAMERA_FIELDS = ("id", "lat", "lon", "direction", "camera_type", "camera_mount")
+CAMERA_FIELDS = (
+    "id",
+    "lat",
+    "lon",
+    "direction",
+    "camera_type",
+    "camera_mount",
+    # Whether anyone voted on it (then its status needs its votes: camera_refresh), and its status.
+    "status",
+    "confirm_count",
+    "not_there_count",
+    "gone_count",
+    "expert_status",
+)
+NOT_CLAIMED = "22012"  # division_by_zero: what a guarded claim raises when it matches no row
 
 
-def sighting_process(*, sighting_id: int, params: dedupe.Params | None = None) -> ProcessResult | None:
+def sighting_process(
+    *, sighting_id: int, params: dedupe.Params | None = None, at: tuple[float, float] | None = None
+) -> ProcessResult | None:
     """Put a pending sighting into its camera, regrouping the cameras around it (dedupe.regroup).
 
     Returns None when there is nothing to do (already processed, rejected or missing), so running
@@ -73,22 +90,37 @@ def sighting_process(*, sighting_id: int, params: dedupe.Params | None = None) -
     camera instead (dedupe.best_match), as a greedy matcher would.
     """
     params = params or dedupe_params()
+    # Outside any transaction (a worker), the COMMIT can go out with the writes: one round trip
+    # fewer (see _apply_groups). Inside a caller's transaction it is theirs to commit.
+    own_transaction = not connection.in_atomic_block and connection.vendor == "postgresql"
     for _ in range(3):
-        with transaction.atomic():
-            row, reserved_id = _read_pending(sighting_id)
-            if row is None:
-                return None
-            result = _decide_and_write(row, params, reserved_id)
-            if result is not None:
-                return result
-            transaction.set_rollback(True)  # not claimed: undo this attempt, then look again
+        try:
+            with transaction.atomic():
+                row, reserved_id, around = _read_pending(sighting_id, params, at)
+                if row is None:
+                    return None
+                if at is not None and around is None:
+                    # The hint is stale (the sighting was moved after it was queued): this attempt
+                    # locked the wrong area, so undo it and lock the sighting's real one.
+                    transaction.set_rollback(True)
+                    at = (row["lat"], row["lon"])
+                    continue
+                around = around or _lock_and_read(row, params)
+                result = _decide_and_write(row, around, params, reserved_id, commit=own_transaction)
+                if result is not None:
+                    return result
+                transaction.set_rollback(True)  # not claimed: undo this attempt, then look again
+        except DataError as error:
+            if getattr(error.__cause__, "sqlstate", None) != NOT_CLAIMED:
+                raise
+            # Not claimed, detected by the guarded claim (the writes and COMMIT were skipped and
+            # the transaction rolled back): look again.
     raise OperationalError(f"sighting {sighting_id} changed under three attempts to process it; retrying later")
 
 
 def _decide_and_write(
-    row: dict[str, Any], params: dedupe.Params, reserved_id: int | None = None
+    row: dict[str, Any], around: Nearby, params: dedupe.Params, reserved_id: int | None = None, *, commit: bool = False
 ) -> ProcessResult | None:
-    around = _lock_and_read(row, params)
     report = report_of(row)
     candidates = {c.id: c for c in around.candidates()}
     if any(m["pinned"] for rows in around.members.values() for m in rows):
@@ -98,18 +130,34 @@ def _decide_and_write(
     else:
         members = {cid: rows for cid, rows in around.members.items() if rows}
         groups = dedupe.regroup(report, {cid: [report_of(m) for m in rs] for cid, rs in members.items()}, params)
-    return _apply_groups(row, groups, members=members, candidates=candidates, params=params, reserved_id=reserved_id)
+    return _apply_groups(
+        row,
+        groups,
+        members=members,
+        candidates=candidates,
+        cameras={c["id"]: c for c in around.cameras},
+        params=params,
+        reserved_id=reserved_id,
+        commit=commit,
+    )
 
 
 # --- Reads ----------------------------------------------------------------------------------------
 
 
-def _read_pending(sighting_id: int) -> tuple[dict[str, Any] | None, int | None]:
-    """The pending sighting's row, and (PostgreSQL) a camera id reserved in case it founds one.
+def _read_pending(
+    sighting_id: int, params: dedupe.Params, at: tuple[float, float] | None = None
+) -> tuple[dict[str, Any] | None, int | None, Nearby | None]:
+    """The pending sighting's row, a camera id reserved in case it founds one, and its area.
 
-    Reserving the id here lets a founding sighting write its new camera in the same round trip
-    as everything else; when it joins a camera instead, the id is skipped (ids have gaps anyway:
-    a rolled-back insert skips one too). SQLite has no sequences and no round trips to save.
+    `at` is where the sighting was when it was queued. With it, the area's locks and reads join
+    this first round trip (the row is read after the locks); the area is returned only if the
+    row is still at `at`, so a stale hint costs a retry, never a wrong decision. Without it, the
+    area is None and the caller locks and reads it at the row's position (a second round trip).
+
+    Reserving the id here (PostgreSQL) lets a founding sighting write its new camera in the same
+    round trip as everything else; when it joins a camera instead, the id is skipped (ids have
+    gaps anyway: a rolled-back insert skips one too). SQLite has no sequences and no round trips.
     """
     batch = Batch()
     reserve_at = None
@@ -122,30 +170,48 @@ def _read_pending(sighting_id: int) -> tuple[dict[str, Any] | None, int | None]:
             "set_config('plan_cache_mode', 'force_generic_plan', true)"
         )
         reserve_at = batch.add("SELECT nextval(pg_get_serial_sequence(%s, 'id'))", [Camera._meta.db_table])
-    at = batch.select(Sighting, MEMBER_FIELDS, where="id = %s AND status = %s", params=[sighting_id, "pending"])
+    area_at = _queue_area(batch, at[0], at[1], params) if at is not None else None
+    at_row = batch.select(Sighting, MEMBER_FIELDS, where="id = %s AND status = %s", params=[sighting_id, "pending"])
     results = batch.run()
-    rows = results[at].rows
+    rows = results[at_row].rows
     reserved = results[reserve_at].rows[0][0] if reserve_at is not None else None
-    return (dicts(Sighting, MEMBER_FIELDS, rows)[0] if rows else None), reserved
+    row = dicts(Sighting, MEMBER_FIELDS, rows)[0] if rows else None
+    around = None
+    if row is not None and area_at is not None and (row["lat"], row["lon"]) == tuple(at):
+        around = _area(results[area_at].rows, row["lat"], row["lon"], params)
+    return row, reserved, around
 
 
 def _lock_and_read(row: dict[str, Any], params: dedupe.Params) -> Nearby:
     """Lock the area, then (same round trip) read the live cameras around it and their sightings."""
-    lat, lon = row["lat"], row["lon"]
     batch = Batch()
+    at = _queue_area(batch, row["lat"], row["lon"], params)
+    return _area(batch.run()[at].rows, row["lat"], row["lon"], params)
+
+
+def _queue_area(batch: Batch, lat: float, lon: float, params: dedupe.Params) -> int:
+    """Queue the area locks, then the read of the live cameras around (lat, lon) with their sightings.
+
+    The read comes after the locks, so it sees every write of a worker that held an overlapping
+    lock. Returns the read's index in the batch's results (for `_area`).
+    """
     locks.lock_area([(lat, lon)], reach_m=lock_reach_m(params), batch=batch)
     reach = params.max_gate_m + SEARCH_SLACK_M
     camera, sighting = table(Camera), table(Sighting)
     near, box = _near(camera, reach, lat, lon)
     # One statement: each camera in the box with each of its processed sightings (a camera with
     # none comes once, with NULLs), served by camera_lat_lon_idx and the sightings' camera index.
-    at = batch.add(
+    return batch.add(
         f"SELECT {columns(Camera, CAMERA_FIELDS)}, {columns(Sighting, MEMBER_FIELDS)} FROM {camera}"  # noqa: S608
         f" LEFT JOIN {sighting} ON {sighting}.camera_id = {camera}.id AND {sighting}.status = %s"
         f" WHERE {camera}.merged_into_id IS NULL AND {near} ORDER BY {camera}.id, {sighting}.id",
         ["processed", *box],
     )
-    rows = batch.run()[at].rows
+
+
+def _area(rows: list[tuple[Any, ...]], lat: float, lon: float, params: dedupe.Params) -> Nearby:
+    """The cameras within reach of (lat, lon) and their sightings, from `_queue_area`'s rows."""
+    reach = params.max_gate_m + SEARCH_SLACK_M
     width = len(CAMERA_FIELDS)
     cameras: dict[int, dict[str, Any]] = {}
     members: dict[int, list[dict[str, Any]]] = {}
@@ -183,10 +249,19 @@ def _apply_groups(
     *,
     members: dict[int, list[dict[str, Any]]],
     candidates: dict[int, dedupe.Candidate],
+    cameras: dict[int, dict[str, Any]],
     params: dedupe.Params,
     reserved_id: int | None = None,
+    commit: bool = False,
 ) -> ProcessResult | None:
-    """Write a regrouping: the new sighting processed, moved sightings, new and retired cameras."""
+    """Write a regrouping: the new sighting processed, moved sightings, new and retired cameras.
+
+    `commit` (PostgreSQL, the caller's own transaction): queue the COMMIT in the same batch as the
+    writes, unless a camera is retired (that runs after the batch, through the ORM). The claim is
+    then guarded so that, were it to match no row, it fails with division by zero (NOT_CLAIMED):
+    in pipeline mode the statements after a failed one are skipped, COMMIT included, and the
+    transaction ends rolled back, so nothing of a lost claim is ever committed.
+    """
     now = timezone.now()
     batch = Batch()
     rows_by_id = {m["id"]: m for rows in members.values() for m in rows} | {new["id"]: {**new, "camera_id": None}}
@@ -217,11 +292,17 @@ def _apply_groups(
     kept = {g.camera_id for g in groups if g.camera_id is not None}
     touched = ({camera_id} | {c for move in moved for c in move[1:]}) & kept
 
+    retired = sorted(set(members) - kept)
+    # A camera someone voted on (or a moderator judged) needs its votes for its status: those are
+    # refreshed through the ORM after the batch (rare: most cameras have no votes yet).
+    voted = {cid for cid in touched if _judged(cameras.get(cid))}
+    commit = commit and not retired and not voted
     claimed = batch.update(
         Sighting,
         {"camera_id": camera_id, "status": Sighting.Status.PROCESSED, "processed_at": now},
         where="id = %s AND status = %s AND lat = %s AND lon = %s",
         params=[new["id"], Sighting.Status.PENDING, new["lat"], new["lon"]],
+        guard=commit,
     )
     by_target: dict[int, list[int]] = {}
     for sighting_id, _, target in moved:
@@ -231,8 +312,13 @@ def _apply_groups(
     members_of: dict[int, list[dict[str, Any]]] = {}
     for r in rows_by_id.values():
         members_of.setdefault(final.get(r["id"], r["camera_id"]), []).append(r)
-    for cid in sorted(touched):
-        values = {**summary_values(members_of[cid], params), "updated_at": now}
+    status_changes = []
+    for cid in sorted(touched - voted):
+        values = {**summary_values(members_of[cid], params, now=now), "updated_at": now}
+        before = cameras[cid]["status"] if cid in cameras else values["status"]
+        if values["status"] != before:
+            values["status_changed_at"] = now
+            status_changes.append(_status_event(cid, before, values["status"], now))
         batch.update(Camera, values, where="id = %s", params=[cid])
     candidate = candidates.get(camera_id)
     report = report_of(new)
@@ -262,11 +348,16 @@ def _apply_groups(
         ),
     ]
     batch.insert(Assignment, history)
+    batch.insert(AuditEvent, status_changes)
+    if commit:
+        batch.add("COMMIT", prepare=False)
     if batch.run()[claimed].rowcount != 1:
         return None  # not ours to claim any more: the caller rolls this attempt back
 
-    for old in sorted(set(members) - kept):
-        _retire_regrouped(old, members[old], final)
+    for old in retired:
+        voted.add(_retire_regrouped(old, members[old], final))
+    for cid in sorted(voted & kept):
+        camera_refresh(camera_id=cid, params=params, reason="A new sighting changed its evidence.")
     return ProcessResult(sighting_id=new["id"], camera_id=camera_id, founded=candidate is None, score=score)
 
 
@@ -277,8 +368,31 @@ def _camera_row(values: dict[str, Any], now: Any, camera_id: int | None = None) 
     return row if camera_id is None else {"id": camera_id, **row}
 
 
-def _retire_regrouped(old: int, rows: list[dict[str, Any]], final: dict[int, int]) -> None:
-    """A camera the regroup emptied: its votes go to the camera that took most of its sightings."""
+def _judged(camera: dict[str, Any] | None) -> bool:
+    """Whether a camera's status depends on more than its sightings (votes, an expert verdict)."""
+    if camera is None:
+        return False
+    return bool(camera["confirm_count"] or camera["not_there_count"] or camera["gone_count"] or camera["expert_status"])
+
+
+def _status_event(camera_id: int, before: str, after: str, now: Any) -> dict[str, Any]:
+    """An AuditEvent row for a status the rules changed (no actor: the dedupe worker)."""
+    return {
+        "actor_id": None,
+        "action": "camera_status",
+        "target_type": "camera",
+        "target_id": camera_id,
+        "reason": "A new sighting changed its evidence.",
+        "data": {"from": before, "to": after},
+        "created_at": now,
+    }
+
+
+def _retire_regrouped(old: int, rows: list[dict[str, Any]], final: dict[int, int]) -> int:
+    """A camera the regroup emptied: its votes go to the camera that took most of its sightings.
+
+    Returns that camera (the heir), whose status the caller recomputes with the votes it got.
+    """
     went_to = Counter(final[m["id"]] for m in rows)
     heir = min(went_to, key=lambda c: (-went_to[c], c))
     votes_moved, votes_dropped = _move_votes(source_id=old, target_id=heir)
@@ -294,3 +408,4 @@ def _retire_regrouped(old: int, rows: list[dict[str, Any]], final: dict[int, int
             "votes_dropped": votes_dropped,
         },
     )
+    return heir

@@ -27,10 +27,19 @@ from django.db import transaction
 from django.utils import timezone
 
 from .. import dedupe, geometry
-from ..models import Assignment, Camera, Sighting
+from ..models import Assignment, Camera, Sighting, Vote
 from . import locks
 from .audit import audit_record
-from .cameras import SUMMARY_FIELDS, _move_sightings, _move_votes, _retire, dedupe_params, report_of, summary_values
+from .cameras import (
+    SUMMARY_FIELDS,
+    _move_sightings,
+    _move_votes,
+    _retire,
+    camera_refresh,
+    dedupe_params,
+    report_of,
+    summary_values,
+)
 
 BBox = tuple[float, float, float, float]  # min_lon, min_lat, max_lon, max_lat
 
@@ -76,7 +85,7 @@ def recluster_region(
     rows = list(
         Sighting.objects.filter(camera_id__in=camera_ids, status=Sighting.Status.PROCESSED)
         .order_by("pk")
-        .values(*SUMMARY_FIELDS, "camera_id", "reporter_id", "pinned")
+        .values(*SUMMARY_FIELDS, "camera_id", "pinned")
     )
     result.sightings = len(rows)
     # Cameras a moderator shaped (holding a pinned sighting) are left exactly as they are.
@@ -117,8 +126,19 @@ def recluster_region(
         _retire(old, into=heir)
         result.retired.append(old)
     touched = {cid for _, cid in moves} | {row["camera_id"] for row, _ in moves}
-    for camera_id in sorted(touched & set(members_of)):
-        Camera.objects.filter(pk=camera_id).update(**summary_values(members_of[camera_id], params), updated_at=now)
+    changed = sorted(touched & set(members_of))
+    # A camera with votes or an expert verdict needs them for its status: camera_refresh reads them.
+    # Votes are looked up in their table, not the cameras' counts: an heir's moved votes are not
+    # counted on its row until it is refreshed.
+    judged = set(Vote.objects.filter(camera_id__in=changed).values_list("camera_id", flat=True))
+    judged |= set(Camera.objects.filter(pk__in=changed).exclude(expert_status="").values_list("pk", flat=True))
+    for camera_id in changed:
+        if camera_id in judged:
+            camera_refresh(camera_id=camera_id, params=params, reason="Reclustered.")
+            continue
+        Camera.objects.filter(pk=camera_id).update(
+            **summary_values(members_of[camera_id], params, now=now), updated_at=now
+        )
     result.cameras_after = len(members_of)
     audit_record(
         action="recluster", target=None, actor=actor, reason=label, data={"bbox": list(bbox), **result.as_dict()}

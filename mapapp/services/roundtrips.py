@@ -65,11 +65,19 @@ class Batch:
         sql = f"SELECT {columns(model, names)} FROM {table(model)} WHERE {where} ORDER BY id"  # noqa: S608
         return self.add(sql, params)
 
-    def update(self, model: Model, values: dict[str, Any], *, where: str, params: Sequence[Any]) -> int:
-        """Queue an UPDATE of {field name or attname: value} on the rows matching `where`."""
+    def update(
+        self, model: Model, values: dict[str, Any], *, where: str, params: Sequence[Any], guard: bool = False
+    ) -> int:
+        """Queue an UPDATE of {field name or attname: value} on the rows matching `where`.
+
+        `guard` (PostgreSQL): the statement fails with division by zero (SQLSTATE 22012) when no
+        row matched, which aborts the rest of the batch; its result's rowcount is 1 otherwise.
+        """
         names, bound = _prepared(model, values)
         sets = ", ".join(f"{name} = %s" for name in names)
         sql = f"UPDATE {table(model)} SET {sets} WHERE {where}"  # noqa: S608
+        if guard:
+            sql = f"WITH hit AS ({sql} RETURNING 1) SELECT 1 / count(*) FROM hit"  # noqa: S608
         return self.add(sql, [*bound, *params], prepare=" IN (" not in where)
 
     def insert(self, model: Model, rows: Sequence[dict[str, Any]], *, returning: str | None = None) -> int | None:

@@ -118,7 +118,7 @@ def sighting_submit(
         if clean_photo is not None:
             # The file is written only once the row is ours, so a lost race leaves no orphan file.
             sighting.photo.save("photo.jpg", ContentFile(clean_photo.content), save=True)
-        sighting_enqueue(sighting_id=sighting.pk)
+        sighting_enqueue(sighting_id=sighting.pk, at=(sighting.lat, sighting.lon))
     return SubmitResult(sighting=sighting, created=True)
 
 
@@ -128,8 +128,11 @@ def _replay(existing: Sighting, fingerprint: str) -> SubmitResult:
     return SubmitResult(sighting=existing, created=False)
 
 
-def sighting_enqueue(*, sighting_id: int) -> None:
+def sighting_enqueue(*, sighting_id: int, at: tuple[float, float] | None = None) -> None:
     """Queue processing after the surrounding transaction commits.
+
+    `at`: the sighting's (lat, lon), sent along so the worker can lock its area in its first
+    round trip (the worker checks it against the row; see processing._read_pending).
 
     The worker must never look for a row that is not committed yet. If the broker is down the
     sighting stays pending and is picked up later by the sweeper; the volunteer's request still
@@ -137,4 +140,5 @@ def sighting_enqueue(*, sighting_id: int) -> None:
     """
     from ..tasks import dedupe_sighting
 
-    transaction.on_commit(lambda: dedupe_sighting.delay(sighting_id), robust=True)
+    hint = None if at is None else [float(at[0]), float(at[1])]
+    transaction.on_commit(lambda: dedupe_sighting.delay(sighting_id, hint), robust=True)
