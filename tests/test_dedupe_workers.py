@@ -4,10 +4,12 @@ Each test commits its data (transactional_db), because the workers are other pro
 their own database connections. On PostgreSQL the area locks serialise workers whose sightings
 could meet in one camera; on SQLite, BEGIN IMMEDIATE does (see mapapp/services/locks.py).
 
-The bursts are queued before the workers start. kombu's filesystem broker (the default without
-CELERY_BROKER_URL) creates a message file empty and writes it afterwards, so a worker polling at
-that moment can read an empty message and die (celery/kombu#1551); the fewer messages published
-while workers poll, the less often that broker bug shows here.
+Every worker is started and ready before a burst is published, and a burst is stored in one
+transaction so that all its messages reach the broker together, at commit. Queuing a burst first
+and booting the workers afterwards let a fast-booting worker drain the whole burst before a slow
+one was up (it happened on a loaded CI machine, where boots were 11 s apart): the test then proved
+nothing about two workers. The embedded filesystem broker writes message files atomically
+(camerawatch/broker.py), so publishing while workers poll is safe on every broker.
 """
 
 from __future__ import annotations
@@ -154,12 +156,14 @@ def in_hand(worker: WorkerProcess) -> set[str]:
 def burst(spots: list[Point], people: list[object], *, seed: int) -> dict[int, int]:
     """Every volunteer reports every spot once, with GPS noise, in a shuffled order.
 
+    The reports are stored in one transaction, so their messages are published together at commit.
     Returns {sighting id: index of the spot it shows}.
     """
     rng = random.Random(seed)
     reports = [(spot, person) for spot in range(len(spots)) for person in people]
     rng.shuffle(reports)
-    return {submit(person, noisy(spots[spot], rng)): spot for spot, person in reports}
+    with transaction.atomic():
+        return {submit(person, noisy(spots[spot], rng)): spot for spot, person in reports}
 
 
 def expected_groups(truth: dict[int, int]) -> set[frozenset[int]]:
@@ -172,9 +176,9 @@ def expected_groups(truth: dict[int, int]) -> set[frozenset[int]]:
 @pytest.mark.worker
 def test_two_workers_turn_200_shuffled_sightings_of_20_cameras_into_exactly_20_cameras(workers):
     spots, people = places(20), volunteers(10)
-    truth = burst(spots, people, seed=20240521)
-
     first, second = workers.start("w1", "w2")
+
+    truth = burst(spots, people, seed=20240521)
 
     assert wait_until(lambda: processed() == 200, timeout=90), f"{processed()}/200 processed\n{workers.log()}"
     assert Camera.objects.live().count() == 20
@@ -208,8 +212,8 @@ def test_two_sightings_of_one_new_camera_arriving_together_make_exactly_one_came
 @pytest.mark.worker
 def test_a_worker_killed_mid_task_in_a_burst_loses_no_sighting_and_duplicates_no_camera(workers):
     spots, people = places(15), volunteers(10)
-    truth = burst(spots, people, seed=7)
     doomed, survivor = workers.start("w1", "w2")
+    truth = burst(spots, people, seed=7)
 
     assert wait_until(lambda: processed() >= 30, timeout=60), workers.log()
     with transaction.atomic():
