@@ -313,6 +313,8 @@ CELERY_BEAT_SCHEDULE = {
     # Cameras age into "stale" with no event to trigger it; once an hour finds those that crossed
     # the line (an indexed range query) and reconsiders them.
     "mark-stale-cameras": {"task": "mapapp.tasks.mark_stale_cameras", "schedule": 3600.0},
+    # Likewise a vote's settle period ends with no event; hourly judges the votes whose came due.
+    "judge-due-votes": {"task": "mapapp.tasks.judge_due_votes", "schedule": 3600.0},
 }
 
 # --- Dedupe ---------------------------------------------------------------------------------
@@ -339,6 +341,10 @@ CONSENSUS_REMOVAL_WEIGHT = envfloat("CONSENSUS_REMOVAL_WEIGHT", "1.0", minimum=0
 CONSENSUS_REMOVAL_MIN_VOTERS = envint("CONSENSUS_REMOVAL_MIN_VOTERS", "2", minimum=1)
 # Stale: not confirmed for 18 months (StreetComplete re-asks about cameras on a similar cycle).
 CONSENSUS_STALE_AFTER_DAYS = envint("CONSENSUS_STALE_AFTER_DAYS", "548", minimum=1)
+# A vote cast after its camera reached a status is judged against it (and moves the voter's
+# trust) only if the status still holds this long after the vote: time for others to join a
+# dissent before the first dissenters lose weight (mapapp/consensus/trust.py).
+CONSENSUS_SETTLE_AFTER_DAYS = envint("CONSENSUS_SETTLE_AFTER_DAYS", "30", minimum=1)
 # The moderator queue lists automatic merges scoring below this (dedupe scores run 0..1).
 MODERATION_LOW_SCORE = envfloat("MODERATION_LOW_SCORE", "0.5", minimum=0)
 

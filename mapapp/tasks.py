@@ -72,3 +72,18 @@ def mark_stale_cameras() -> int:
         with transaction.atomic():
             services.camera_refresh(camera_id=camera_id, reason="Not confirmed for the stale period.")
     return len(ids)
+
+
+@shared_task(acks_late=True, reject_on_worker_lost=True, ignore_result=True)
+def judge_due_votes() -> int:
+    """Recompute the cameras holding votes whose settle period has just ended (hourly, beat).
+
+    Idempotent: once judged a vote has `agrees` set and is not selected again.
+    """
+    from django.db import transaction
+
+    ids = services.votes_due_cameras()
+    for camera_id in ids:
+        with transaction.atomic():
+            services.camera_refresh(camera_id=camera_id, reason="A vote's settle period ended.")
+    return len(ids)

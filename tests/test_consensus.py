@@ -37,6 +37,7 @@ from mapapp.consensus import (
     queue_key,
     trust_weight,
     verdict_agrees,
+    vote_agreement,
 )
 from mapapp.models import CameraStatus, VoteVerdict
 
@@ -557,9 +558,21 @@ def test_the_worked_example_in_the_docstring_holds() -> None:
     assert (attrs["camera_type"].label, attrs["camera_type"].n) == (MAJORITY, 3)
     assert (attrs["direction"].value, attrs["direction"].label) == (4, UNANIMOUS)
     assert (attrs["height"].value, attrs["height"].label) == (5.0, UNANIMOUS)
+    # Cem's vote helped verify the camera: judged at once, an agreement.
+    assert vote_agreement(CONFIRM, VERIFIED, cast_at=on(2024, 5, 20), status_since=on(2024, 5, 20), now=on(2024, 5, 20))
     assert status(cem_confirms, dee_gone, now=on(2025, 6, 2)).status == VERIFIED
+    # Dee's came after: unjudged for 30 days, then a disagreement while the camera stays verified.
+    dee_judged = {
+        when: vote_agreement(GONE, VERIFIED, cast_at=on(2025, 6, 1), status_since=on(2024, 5, 20), now=on(2025, *when))
+        for when in [(6, 30), (7, 1)]
+    }
+    assert dee_judged == {(6, 30): None, (7, 1): False}
+    dee = trust_weight(0, 1)
+    dee_gone = VoteEvidence(DEE, GONE, on(2025, 6, 1), dee)
     removed = status(cem_confirms, dee_gone, eve_gone, now=on(2025, 8, 2))
-    assert (removed.status, round(removed.weight_gone, 2)) == (REMOVED, 1.14)
+    assert (removed.status, round(dee, 2), round(removed.weight_gone, 2)) == (REMOVED, 0.2, 1.09)
+    # Removed on 1 August: both gone votes helped decide it, so both now agree.
+    assert vote_agreement(GONE, REMOVED, cast_at=on(2025, 6, 1), status_since=on(2025, 8, 1), now=on(2025, 8, 2))
     assert status(cem_confirms, dee_gone, eve_gone, ben_again, now=on(2025, 8, 2)).status == VERIFIED
     assert status(cem_confirms, now=on(2025, 11, 18)).status == VERIFIED
     assert status(cem_confirms, now=on(2025, 11, 19)).status == STALE
@@ -638,6 +651,47 @@ def test_a_verdict_agrees_only_with_a_settled_status_that_speaks_to_it(
     verdict: str, final: str, agrees: bool | None
 ) -> None:
     assert verdict_agrees(verdict, final) is agrees
+
+
+SINCE = day(0)
+
+
+def test_a_vote_cast_before_the_status_was_reached_is_judged_at_once() -> None:
+    assert (
+        vote_agreement(NOT_THERE, VERIFIED, cast_at=SINCE - timedelta(days=3), status_since=SINCE, now=SINCE) is False
+    )
+    assert vote_agreement(CONFIRM, VERIFIED, cast_at=SINCE, status_since=SINCE, now=SINCE) is True
+
+
+def test_a_vote_challenging_a_status_is_not_judged_while_others_can_still_join_it() -> None:
+    cast = SINCE + timedelta(days=100)
+
+    assert vote_agreement(NOT_THERE, VERIFIED, cast_at=cast, status_since=SINCE, now=cast) is None
+    assert vote_agreement(NOT_THERE, VERIFIED, cast_at=cast, status_since=SINCE, now=cast + timedelta(days=29)) is None
+
+
+def test_a_challenge_the_status_outlasts_by_the_settle_period_is_judged_a_disagreement() -> None:
+    cast = SINCE + timedelta(days=100)
+
+    assert vote_agreement(NOT_THERE, VERIFIED, cast_at=cast, status_since=SINCE, now=cast + timedelta(days=30)) is False
+    assert vote_agreement(CONFIRM, VERIFIED, cast_at=cast, status_since=SINCE, now=cast + timedelta(days=30)) is True
+
+
+def test_the_settle_period_is_configurable() -> None:
+    cast = SINCE + timedelta(days=100)
+    params = Params(settle_after_days=7)
+
+    assert (
+        vote_agreement(GONE, VERIFIED, cast_at=cast, status_since=SINCE, now=cast + timedelta(days=7), params=params)
+        is False
+    )
+
+
+def test_an_open_status_judges_no_vote_however_old() -> None:
+    cast = SINCE - timedelta(days=400)
+
+    assert vote_agreement(NOT_THERE, DISPUTED, cast_at=cast, status_since=SINCE, now=SINCE) is None
+    assert vote_agreement(CONFIRM, REMOVED, cast_at=cast, status_since=SINCE, now=SINCE) is None
 
 
 def test_verdict_agrees_refuses_unknown_words() -> None:

@@ -137,24 +137,76 @@ def test_settling_verified_counts_an_agreement_for_confirmers_and_a_disagreement
 
 
 def test_enough_not_there_votes_from_new_accounts_dispute_a_verified_camera(volunteer, second_volunteer, erin):
-    """Confirmations weigh erin's sighting 1.0 plus bob's vote 0.4 (one agreeing verdict: 2/5).
-
-    Disputed needs not-there minus confirm >= 1.0, so 2.4. While the camera is still verified each
-    not-there vote settles as a disagreement, so its voter weighs 0.2 (1/5) from the next count on:
-    at the k-th vote the weight is 0.2 (k - 1) + 0.25, which first reaches 2.4 at k = 12.
-    """
+    """Confirmations weigh erin's sighting 1.0 plus bob's vote 0.4 (it helped verify the camera,
+    so it agreed: 2/5). Disputed needs not-there minus confirm >= 1.0, so 2.4: the 10th new
+    account (10 x 0.25 = 2.5). The doubters keep their full weight while they gather, because a
+    vote cast after the camera was verified is not judged until the status has held 30 days."""
     camera = verified_camera(volunteer, second_volunteer, erin)
     statuses = []
-    for i in range(12):
+    for i in range(10):
         services.vote_cast(voter=_person(f"doubter{i}"), camera_id=camera.pk, verdict="not_there")
         statuses.append(status_of(camera))
 
-    assert statuses == [Camera.Status.VERIFIED] * 11 + [Camera.Status.DISPUTED]
-    # Disputed settles nothing, so the counters return to new-account weights (0.25 each):
-    # 12 x 0.25 = 3.0 against 1.25 still disputes it on the next count.
-    assert set(Profile.objects.filter(user__username__startswith="doubter").values_list("disagreed", flat=True)) == {0}
-    services.camera_refresh(camera_id=camera.pk)
+    assert statuses == [Camera.Status.VERIFIED] * 9 + [Camera.Status.DISPUTED]
+    doubters = Profile.objects.filter(user__username__startswith="doubter")
+    assert set(doubters.values_list("agreed", "disagreed")) == {(0, 0)}
+    assert Vote.objects.filter(verdict="not_there", agrees__isnull=False).count() == 0
+
+
+def age_votes(camera: Camera, days: int) -> None:
+    """Move the camera's votes `days` into the past (no clock library installed)."""
+    Vote.objects.filter(camera=camera).update(updated_at=timezone.now() - timedelta(days=days))
+
+
+def test_a_lone_doubt_about_a_verified_camera_costs_nothing_until_the_status_has_held_30_days(
+    volunteer, second_volunteer, erin
+):
+    camera = verified_camera(volunteer, second_volunteer, erin)
+    doubter = _person("frank_realname")
+    services.vote_cast(voter=doubter, camera_id=camera.pk, verdict="not_there")
+    assert Profile.objects.values_list("agreed", "disagreed").get(user=doubter) == (0, 0)
+
+    age_votes(camera, days=29)
+    assert services.votes_due_cameras() == []
+    age_votes(camera, days=30)
+    assert services.votes_due_cameras() == [camera.pk]
+
+    assert tasks.judge_due_votes() == 1
+
+    assert status_of(camera) == Camera.Status.VERIFIED
+    assert Profile.objects.values_list("agreed", "disagreed").get(user=doubter) == (0, 1)
+    assert tasks.judge_due_votes() == 0  # idempotent: a judged vote is not selected again
+
+
+def test_a_late_confirmation_of_a_verified_camera_is_credited_once_the_status_has_held(
+    volunteer, second_volunteer, erin
+):
+    camera = verified_camera(volunteer, second_volunteer, erin)
+    late = _person("gina_realname")
+    services.vote_cast(voter=late, camera_id=camera.pk, verdict="confirm")
+    assert Profile.objects.values_list("agreed", "disagreed").get(user=late) == (0, 0)
+
+    age_votes(camera, days=30)
+    tasks.judge_due_votes()
+
+    assert Profile.objects.values_list("agreed", "disagreed").get(user=late) == (1, 0)
+
+
+def test_a_doubt_the_crowd_later_upholds_is_never_counted_against_its_voter(volunteer, second_volunteer, erin):
+    camera = verified_camera(volunteer, second_volunteer, erin)
+    first_doubter = _person("frank_realname")
+    services.vote_cast(voter=first_doubter, camera_id=camera.pk, verdict="not_there")
+    age_votes(camera, days=31)
+    tasks.judge_due_votes()
+    assert Profile.objects.values_list("agreed", "disagreed").get(user=first_doubter) == (0, 1)
+
+    # Others check and agree: frank (now 0.2) and 9 new accounts weigh 2.45 against 1.4.
+    for i in range(9):
+        services.vote_cast(voter=_person(f"doubter{i}"), camera_id=camera.pk, verdict="not_there")
     assert status_of(camera) == Camera.Status.DISPUTED
+
+    # Disputed is an open question: the earlier judgement is withdrawn, not left standing.
+    assert Profile.objects.values_list("agreed", "disagreed").get(user=first_doubter) == (0, 0)
 
 
 # --- Verified -> removed -------------------------------------------------------------------------
@@ -171,8 +223,8 @@ def test_one_volunteer_saying_gone_cannot_remove_a_verified_camera_however_trust
 
 
 def test_two_trusted_volunteers_saying_gone_after_the_last_confirmation_remove_it(volunteer, second_volunteer, erin):
-    """grace and henry weigh 0.875 each. grace's gone vote alone leaves the camera verified, which
-    settles it as a disagreement (recount: 1/5 = 0.2); with henry's 0.875 the two weigh 1.075."""
+    """grace and henry weigh 0.875 each. grace's gone vote alone leaves the camera verified (and is
+    not judged yet: it came after the camera was verified); with henry's the two weigh 1.75."""
     camera = verified_camera(volunteer, second_volunteer, erin)
     grace, henry = _person("grace_realname"), _person("henry_realname")
     give_trust(grace, agreed=20)
@@ -408,3 +460,14 @@ def test_two_volunteers_voting_at_once_are_both_counted(postgresql_only, volunte
     assert errors == []
     camera.refresh_from_db()
     assert (camera.confirm_count, camera.confirmations, camera.status) == (2, 2, Camera.Status.VERIFIED)
+
+
+def test_beat_reconsiders_stale_cameras_and_due_votes_every_hour(settings):
+    from camerawatch.celery import app
+
+    app.loader.import_default_modules()  # what `celery beat` and `celery worker` do at start
+    schedule = {entry["task"]: entry["schedule"] for entry in settings.CELERY_BEAT_SCHEDULE.values()}
+
+    for task in ("mapapp.tasks.mark_stale_cameras", "mapapp.tasks.judge_due_votes"):
+        assert task in app.tasks
+        assert schedule[task] <= 3600

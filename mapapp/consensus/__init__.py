@@ -52,6 +52,12 @@ reaches 1.0. Someone usually wrong sinks to 0.1; a banned account weighs 0. A vo
 the camera is verified and the vote said "it is there", or the camera is removed and the vote
 said "gone". Other outcomes (still reported, stale, disputed) change nobody's record.
 
+A vote is judged only once the status has answered it: at once if it was cast before the camera
+reached that status (it helped decide it), otherwise only if the status still holds 30 days
+after the vote. So saying "no camera here" about a verified camera does not cost you weight
+while others still have time to check and agree with you; it costs you only if, a month on,
+nobody has.
+
 How attributes are agreed
 =========================
 Each attribute (type, mount, direction, operator, height, ...) takes the weighted majority of
@@ -75,9 +81,16 @@ Ana (a new account, weight 0.25) reports a dome camera on 1 May 2024, facing 350
   heavier 10°: 4°, **unanimous** (2 values).
 * Height: the weighted median is Ben's 5 m; Ana's 4 m is within 20% of it: **unanimous**.
 
+Cem's confirmation helped verify it, so it agrees: Cem now has 1 agreeing verdict (2/5 = 0.4).
+
 On 1 June 2025 Dee (new, 0.25) votes "gone": one vote from one account, so it stays verified.
-On 1 August 2025 Eve (40 agreeing, 2 disagreeing: 41/46 = 0.89) also votes "gone". Two
-volunteers with 0.25 + 0.89 = 1.14 ≥ 1.0 since the last confirmation: the camera is **removed**.
+Her vote came after the camera was verified, so it is not judged yet. On 1 July, 30 days on, the
+camera is still verified: her vote is judged a disagreement, and she weighs 1/5 = 0.2. On 1
+August 2025 Eve (40 agreeing, 2 disagreeing: 41/46 = 0.89) also votes "gone". Two volunteers
+with 0.2 + 0.89 = 1.09 ≥ 1.0 since the last confirmation: the camera is **removed**. Both "gone"
+votes helped decide that, so both now agree, and Dee's disagreement is replaced by an agreement:
+a judgement always follows the camera's current status.
+
 Had Ben confirmed it again on 1 July 2025, Dee's earlier vote would no longer count, and Eve's
 alone could not remove it. Had nobody voted at all, it would have turned **stale** on 19 November
 2025, 548 days after Cem's confirmation.
@@ -105,7 +118,7 @@ from .params import (
     VERIFIED,
     Params,
 )
-from .trust import trust_weight, verdict_agrees
+from .trust import trust_weight, verdict_agrees, vote_agreement
 
 __all__ = [
     "ATTRIBUTE_FIELDS",
@@ -137,5 +150,6 @@ __all__ = [
     "queue_key",
     "trust_weight",
     "verdict_agrees",
+    "vote_agreement",
     "weighted_median",
 ]

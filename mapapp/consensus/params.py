@@ -41,6 +41,9 @@ class Params:
     removal_min_voters: int = 2
     # 18 months: a camera nobody has confirmed for this long goes back to the verification queue.
     stale_after_days: int = 548
+    # A vote cast after its camera reached a status is judged against it only if the status still
+    # holds this long after the vote: the time others get to join a dissent (consensus/trust.py).
+    settle_after_days: int = 30
     # Directions within this many degrees of the (circular) mean agree.
     direction_tolerance: float = 45.0
     # Heights agree within 20% of the median, and never closer than 0.5 m: guessed from the
@@ -62,7 +65,7 @@ class Params:
             if not math.isfinite(value) or value < 0:
                 raise ValueError(f"Params.{f.name} must be a finite number >= 0, got {value!r}")
         positive = ("verify_confirmations", "dispute_margin", "removal_weight", "removal_min_voters")
-        for name in (*positive, "stale_after_days", "trust_prior_agreed", "trust_prior_disagreed"):
+        for name in (*positive, "stale_after_days", "settle_after_days", "trust_prior_agreed", "trust_prior_disagreed"):
             if getattr(self, name) <= 0:
                 raise ValueError(f"Params.{name} must be > 0, got {getattr(self, name)!r}")
         if not self.trust_min <= self.trust_max:

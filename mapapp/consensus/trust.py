@@ -15,9 +15,23 @@ account had started with one agreeing and three disagreeing verdicts. Why this s
   experience); the prior already plays the part of experience, so that cannot happen here.
 * A volunteer who is usually wrong sinks below a new account, to `trust_min` (0.1), not to zero:
   they may be right about their own street. A banned volunteer weighs 0 and is not counted at all.
+
+When a verdict is judged (`vote_agreement`)
+-------------------------------------------
+A verdict is judged against a status only once that status has answered it. A vote cast before
+the camera reached its status was part of the evidence that produced it, so it is judged at
+once. A vote cast *after*, such as "no camera here" on a camera already verified, is a challenge
+the crowd has not answered yet: it is judged only if the status still holds `settle_after_days`
+(30) after the vote. Judging it at once would cut a dissenter's weight (to 1/5) before others
+could join them, so honest dissent on a wrong "verified" would need more voices to form a
+dispute than the published margin says, and the first doubters would be punished for being
+early. Judging it later still counts a lone mistaken "not there" against its voter, and still
+credits a late "it is there".
 """
 
 from __future__ import annotations
+
+from datetime import datetime, timedelta
 
 from .params import CONFIRM, DEFAULT_PARAMS, GONE, NOT_THERE, REMOVED, STATUSES, VERDICTS, VERIFIED, Params
 
@@ -52,3 +66,26 @@ def verdict_agrees(verdict: str, final_status: str) -> bool | None:
     if final_status not in STATUSES:
         raise ValueError(f"unknown status {final_status!r}")
     return _AGREES.get(final_status, {}).get(verdict)
+
+
+def vote_agreement(
+    verdict: str,
+    status: str,
+    *,
+    cast_at: datetime,
+    status_since: datetime,
+    now: datetime,
+    params: Params = DEFAULT_PARAMS,
+) -> bool | None:
+    """Whether a vote agreed with the camera's status, or None while that is not yet settled.
+
+    Settled when the status speaks to the verdict (`verdict_agrees`) and either the vote came
+    before the status was reached, or the status has held `settle_after_days` since the vote
+    (see "When a verdict is judged" above).
+    """
+    agrees = verdict_agrees(verdict, status)
+    if agrees is None:
+        return None
+    if cast_at <= status_since or now - cast_at >= timedelta(days=params.settle_after_days):
+        return agrees
+    return None

@@ -44,6 +44,7 @@ from .verification import (
     stale_candidates,
     verification_queue,
     vote_cast,
+    votes_due_cameras,
 )
 
 __all__ = [
@@ -84,4 +85,5 @@ __all__ = [
     "volunteer_signup",
     "volunteer_unban",
     "vote_cast",
+    "votes_due_cameras",
 ]

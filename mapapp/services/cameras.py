@@ -190,8 +190,9 @@ def camera_refresh(*, camera_id: int, params: dedupe.Params | None = None, reaso
     values["confirm_count"] = sum(v.verdict == Vote.Verdict.CONFIRM for v in votes)
     values["not_there_count"] = sum(v.verdict == Vote.Verdict.NOT_THERE for v in votes)
     values["gone_count"] = sum(v.verdict == Vote.Verdict.GONE for v in votes)
+    status_since = camera.status_changed_at
     if values["status"] != camera.status:
-        values["status_changed_at"] = now
+        values["status_changed_at"] = status_since = now
         audit_record(
             action="camera_status",
             target=camera,
@@ -199,15 +200,20 @@ def camera_refresh(*, camera_id: int, params: dedupe.Params | None = None, reaso
             data={"from": camera.status, "to": values["status"]},
         )
     Camera.objects.filter(pk=camera_id).update(**values, updated_at=now)
-    _settle_votes(votes, values["status"])
+    _settle_votes(votes, values["status"], status_since=status_since, now=now, params=cparams)
     return True
 
 
-def _settle_votes(votes: list[Vote], status: str) -> None:
-    """Record whether each vote agreed with how the camera settled, and recount its voter's trust."""
+def _settle_votes(
+    votes: list[Vote], status: str, *, status_since: datetime, now: datetime, params: consensus.Params
+) -> None:
+    """Record whether each vote agreed with the camera's status, once that is settled
+    (consensus.vote_agreement), and recount the trust of every voter whose record changed."""
     changed = []
     for vote in votes:
-        agrees = consensus.verdict_agrees(vote.verdict, status)
+        agrees = consensus.vote_agreement(
+            vote.verdict, status, cast_at=vote.updated_at, status_since=status_since, now=now, params=params
+        )
         if agrees != vote.agrees:
             vote.agrees = agrees
             changed.append(vote)

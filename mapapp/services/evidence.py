@@ -28,6 +28,7 @@ def consensus_params() -> consensus.Params:
         removal_weight=settings.CONSENSUS_REMOVAL_WEIGHT,
         removal_min_voters=settings.CONSENSUS_REMOVAL_MIN_VOTERS,
         stale_after_days=settings.CONSENSUS_STALE_AFTER_DAYS,
+        settle_after_days=settings.CONSENSUS_SETTLE_AFTER_DAYS,
         direction_tolerance=settings.DEDUPE_DIRECTION_TOLERANCE,
     )
 

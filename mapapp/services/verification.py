@@ -23,6 +23,7 @@ from typing import Any
 from django.contrib.auth.models import AbstractBaseUser
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import transaction
+from django.db.models import Q
 from django.utils import timezone
 
 from .. import consensus
@@ -215,3 +216,17 @@ def stale_candidates(*, now: datetime | None = None) -> list[int]:
         .filter(status__in=[Camera.Status.REPORTED, Camera.Status.VERIFIED], last_confirmed_at__lte=cutoff)
         .values_list("pk", flat=True)[:5000]
     )
+
+
+def votes_due_cameras(*, now: datetime | None = None) -> list[int]:
+    """Cameras with a vote whose settle period has ended unjudged (consensus.vote_agreement).
+
+    Only votes the camera's status speaks to: any verdict on a verified camera, "gone" on a
+    removed one; other votes stay unjudged, so they are never selected again and again.
+    """
+    now = now or timezone.now()
+    cutoff = now - timedelta(days=consensus_params().settle_after_days)
+    removed = Q(camera__status=Camera.Status.REMOVED, verdict=Vote.Verdict.GONE)
+    speaks = Q(camera__status=Camera.Status.VERIFIED) | removed
+    due = Vote.objects.filter(speaks, agrees__isnull=True, updated_at__lte=cutoff)
+    return sorted(set(due.values_list("camera_id", flat=True)[:5000]))
