@@ -125,6 +125,10 @@ class Neighbourhood(models.Model):
     source = models.CharField(max_length=200, blank=True)
     is_demo = models.BooleanField(default=False)
     updated_at = models.DateTimeField(auto_now=True)
+    # Camera counts by status, type, mount and operator type, density and verified share, kept
+    # up to date by the map refresh task (mapapp/services/neighbourhoods.py). Public: no people.
+    stats = models.JSONField(default=dict, blank=True)
+    stats_updated_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
         ordering = ["name"]
@@ -538,3 +542,22 @@ class AuditEvent(models.Model):
 
     def delete(self, *args: object, **kwargs: object) -> None:  # type: ignore[override]
         raise PermissionError("Audit events are append-only")
+
+
+class RenderedMap(models.Model):
+    """A rendered public map page (a whole HTML document), cached in the database.
+
+    The database, not the Django cache, because the worker that renders and the web process that
+    serves must share it on every setup, including `make run`'s per-process default cache.
+    `fingerprint` identifies the camera data the map was built from; the refresh task rebuilds a
+    map whose fingerprint no longer matches, and the page serves the old one meanwhile.
+    """
+
+    key = models.CharField(max_length=200, unique=True)
+    html = models.TextField()
+    fingerprint = models.CharField(max_length=200)
+    built_at = models.DateTimeField()
+    build_seconds = models.FloatField(default=0)
+
+    def __str__(self) -> str:
+        return self.key
