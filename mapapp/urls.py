@@ -1,9 +1,9 @@
 from django.urls import include, path
 
-from .views import accounts, cameras, geocode, maps, moderation, pages, sightings, transparency, verification
+from .views import accounts, cameras, geocode, maps, moderation, sightings, transparency, verification
 
 urlpatterns = [
-    path("", pages.home, name="home"),
+    path("", maps.home, name="home"),
     path("signup/", accounts.signup, name="signup"),
     path("accounts/", include("django.contrib.auth.urls")),
     path("me/", accounts.me, name="me"),

@@ -1,21 +1,173 @@
-"""Public map pages (being built: see issue 5)."""
+"""Public map pages: the city overview, a neighbourhood, its embeddable map, cameras by bbox.
+
+The map documents themselves come from the database cache (services/maps.py): a request never
+waits on a render while any version exists. Pages show no user beyond a pseudonymous handle, and
+the map documents show no user text at all (popups load it as JSON and insert it as text).
+"""
 
 from __future__ import annotations
 
-from django.http import Http404, HttpRequest, HttpResponse
+import math
+
+from django.db.models import Avg, Count, F, FloatField
+from django.db.models.functions import Cast, Floor
+from django.http import HttpRequest, HttpResponse, JsonResponse
+from django.shortcuts import get_object_or_404, render
+from django.utils.http import http_date, quote_etag
+from django.views.decorators.clickjacking import xframe_options_exempt
+from django.views.decorators.http import require_GET
+
+from ..models import Camera, Neighbourhood
+from ..services.maps import Served, neighbourhood_map_served, overview_map_served
+from ..services.neighbourhoods import cameras_outside_count
+
+# /maps/cameras.json sends single cameras up to this many, and grid cells beyond.
+BBOX_POINT_LIMIT = 2000
+BBOX_CELL_LIMIT = 4000
+SORTS = {"density": "per_km2", "name": "name", "cameras": "cameras"}
 
 
-def neighbourhood(request: HttpRequest, slug: str) -> HttpResponse:
-    raise Http404("not built yet")
+def _map_response(served: Served, *, embeddable: bool = False) -> HttpResponse:
+    response = HttpResponse(served.html, content_type="text/html; charset=utf-8")
+    response["ETag"] = quote_etag(served.fingerprint)
+    response["Last-Modified"] = http_date(served.built_at.timestamp())
+    response["Cache-Control"] = "public, max-age=30"
+    if embeddable:
+        # Any site may frame a neighbourhood map: that is what embedding is for. The map holds
+        # no session-bound action, so framing it enables no clickjacking.
+        response["Content-Security-Policy"] = "frame-ancestors *"
+    return response
 
 
-def neighbourhood_embed(request: HttpRequest, slug: str) -> HttpResponse:
-    raise Http404("not built yet")
+def _area_rows(sort: str) -> list[dict]:
+    rows = []
+    for h in Neighbourhood.objects.all():
+        stats = h.stats or {}
+        rows.append(
+            {
+                "slug": h.slug,
+                "name": h.name,
+                "cameras": int(stats.get("cameras", 0)),
+                "per_km2": stats.get("per_km2"),
+                "verified_share": stats.get("verified_share"),
+                "area_km2": h.area_km2,
+            }
+        )
+    field = SORTS.get(sort, SORTS["density"])
+    if field == "name":
+        rows.sort(key=lambda r: r["name"].casefold())
+    else:  # largest first; unknown densities (no area) last
+        rows.sort(key=lambda r: (r[field] is None, -(r[field] or 0), r["name"].casefold()))
+    return rows
 
 
+@require_GET
+def home(request: HttpRequest) -> HttpResponse:
+    sort = request.GET.get("sort", "density")
+    public = Camera.objects.public()
+    by_status = dict(public.values_list("status").annotate(n=Count("id")).order_by())
+    total = sum(by_status.values())
+    return render(
+        request,
+        "mapapp/home.html",
+        {
+            "camera_total": total,
+            "by_status": by_status,
+            "verified_share": (by_status.get("verified", 0) / total) if total else None,
+            "outside": cameras_outside_count(),
+            "areas": _area_rows(sort),
+            "sort": sort if sort in SORTS else "density",
+            "has_demo_data": Camera.objects.filter(provenance=Camera.Provenance.DEMO).exists(),
+        },
+    )
+
+
+@require_GET
 def overview_map(request: HttpRequest) -> HttpResponse:
-    raise Http404("not built yet")
+    return _map_response(overview_map_served())
 
 
+@require_GET
+def neighbourhood(request: HttpRequest, slug: str) -> HttpResponse:
+    hood = get_object_or_404(Neighbourhood, slug=slug)
+    stats = hood.stats or {}
+    tables = [
+        (title, sorted((stats.get(key) or {}).items(), key=lambda kv: (-kv[1], kv[0])))
+        for title, key in (
+            ("Status", "by_status"),
+            ("Camera type", "by_type"),
+            ("Mount", "by_mount"),
+            ("Operator type", "by_operator_type"),
+        )
+    ]
+    return render(request, "mapapp/neighbourhood.html", {"hood": hood, "stats": stats, "tables": tables})
+
+
+@require_GET
+@xframe_options_exempt
+def neighbourhood_embed(request: HttpRequest, slug: str) -> HttpResponse:
+    hood = get_object_or_404(Neighbourhood, slug=slug)
+    return _map_response(neighbourhood_map_served(hood), embeddable=True)
+
+
+class BadBBox(ValueError):
+    pass
+
+
+def parse_bbox(raw: str | None) -> tuple[float, float, float, float]:
+    """'west,south,east,north' in degrees; a clear message for anything else."""
+    if not raw:
+        raise BadBBox("bbox is required: west,south,east,north in degrees, e.g. bbox=8.50,47.36,8.56,47.39")
+    parts = raw.split(",")
+    if len(parts) != 4:
+        raise BadBBox(f"bbox needs 4 numbers (west,south,east,north), got {len(parts)}")
+    try:
+        west, south, east, north = (float(p) for p in parts)
+    except ValueError:
+        raise BadBBox(f"bbox must be numbers, got {raw!r}") from None
+    if not all(math.isfinite(v) for v in (west, south, east, north)):
+        raise BadBBox("bbox must be finite numbers")
+    if not (-90 <= south <= north <= 90):
+        raise BadBBox("bbox latitudes must satisfy -90 <= south <= north <= 90")
+    if not (-180 <= west <= 180 and -180 <= east <= 180) or west > east:
+        raise BadBBox("bbox longitudes must satisfy -180 <= west <= east <= 180")
+    return west, south, east, north
+
+
+@require_GET
 def cameras_in_bbox(request: HttpRequest) -> HttpResponse:
-    raise Http404("not built yet")
+    """Public cameras in a box: single cameras when few, grid cells (count, centre) when many."""
+    try:
+        west, south, east, north = parse_bbox(request.GET.get("bbox"))
+        zoom = int(request.GET.get("zoom", "12"))
+        if not 0 <= zoom <= 22:
+            raise BadBBox("zoom must be an integer from 0 to 22")
+    except ValueError as exc:  # BadBBox, or int() of a non-number zoom
+        message = str(exc) if isinstance(exc, BadBBox) else "zoom must be an integer from 0 to 22"
+        return JsonResponse({"error": message}, status=400)
+    cameras = Camera.objects.public().in_bbox(west, south, east, north)
+    count = cameras.count()
+    if count <= BBOX_POINT_LIMIT:
+        points = [
+            [round(lat, 6), round(lon, 6), status] for lat, lon, status in cameras.values_list("lat", "lon", "status")
+        ]
+        body = {"kind": "cameras", "count": count, "cameras": points}
+    else:
+        # Cells about 64 screen pixels wide at this zoom (a 256-pixel tile spans 360 / 2**zoom degrees).
+        cell = 360 / 2**zoom / 4
+        cells = (
+            cameras.annotate(
+                gy=Floor(Cast(F("lat"), FloatField()) / cell), gx=Floor(Cast(F("lon"), FloatField()) / cell)
+            )
+            .values("gy", "gx")
+            .annotate(n=Count("id"), lat_c=Avg("lat"), lon_c=Avg("lon"))
+            .order_by("-n")[:BBOX_CELL_LIMIT]
+        )
+        body = {
+            "kind": "cells",
+            "count": count,
+            "cells": [[round(c["lat_c"], 6), round(c["lon_c"], 6), c["n"]] for c in cells],
+        }
+    response = JsonResponse(body)
+    response["Cache-Control"] = "public, max-age=60"
+    return response
