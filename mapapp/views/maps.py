@@ -14,7 +14,7 @@ from django.db.models.functions import Cast, Floor
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import get_object_or_404, render
 from django.utils.http import http_date, quote_etag
-from django.views.decorators.clickjacking import xframe_options_exempt
+from django.views.decorators.clickjacking import xframe_options_exempt, xframe_options_sameorigin
 from django.views.decorators.http import require_GET
 
 from ..models import Camera, Neighbourhood
@@ -83,6 +83,7 @@ def home(request: HttpRequest) -> HttpResponse:
 
 
 @require_GET
+@xframe_options_sameorigin  # framed by our home page only
 def overview_map(request: HttpRequest) -> HttpResponse:
     return _map_response(overview_map_served())
 
