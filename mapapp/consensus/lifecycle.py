@@ -167,13 +167,13 @@ def decide(evidence: Evidence, params: Params = DEFAULT_PARAMS) -> Outcome:
     if expert is not None:
         if expert.status == VERIFIED and _stale(tally, now, params):
             # Even a moderator's "verified" ages: cameras get taken down, and nobody has looked since.
-            why = f"A moderator verified it on {_day(expert.at)}, but that has lapsed. {why}"
+            why = f"A moderator verified it in {_day(expert.at)}, but that has lapsed. {why}"
         else:
             status, from_expert = expert.status, True
-            why = f"Set to {expert.status} by a moderator on {_day(expert.at)}, overriding the rules. Without it: {why}"
+            why = f"Set to {expert.status} by a moderator in {_day(expert.at)}, overriding the rules. Without it: {why}"
 
     reported = (
-        f"First reported on {_day(first_at)}{' (imported, no volunteer reporter)' if reporter is None else ''}. "
+        f"First reported in {_day(first_at)}{' (imported, no volunteer reporter)' if reporter is None else ''}. "
         if first_at is not None
         else ""
     )
@@ -211,7 +211,7 @@ def _rules(t: _Tally, now: datetime, params: Params) -> tuple[str, str]:
     if t.gone_voters >= params.removal_min_voters and t.weight_gone >= params.removal_weight:
         return REMOVED, (
             f"Removed: {t.gone_voters} volunteers (weight {t.weight_gone:.2f}) said it is gone since it was last "
-            f"confirmed on {last}; {params.removal_min_voters} volunteers and weight {params.removal_weight:.2f} "
+            f"confirmed in {last}; {params.removal_min_voters} volunteers and weight {params.removal_weight:.2f} "
             "are needed."
         )
     pending = ""
@@ -229,12 +229,12 @@ def _rules(t: _Tally, now: datetime, params: Params) -> tuple[str, str]:
         )
     if _stale(t, now, params):
         return STALE, (
-            f"Stale: last confirmed on {last}, {params.stale_after_days} or more days ago; it is back at the "
+            f"Stale: last confirmed in {last}, {params.stale_after_days} or more days ago; it is back at the "
             "front of the verification queue."
         ) + pending
     counted = (
         f"{t.confirmations} volunteer{'s' if t.confirmations != 1 else ''} besides the reporter said it is there "
-        f"({params.verify_confirmations} needed), last on {last}."
+        f"({params.verify_confirmations} needed), last in {last}."
     )
     if t.confirmations >= params.verify_confirmations:
         return VERIFIED, f"Verified: {counted}{pending}"
@@ -271,4 +271,6 @@ def queue_key(
 
 
 def _day(when: datetime | None) -> str:
-    return when.date().isoformat() if when is not None else "never"
+    """A month, not a day: reasons are public, and a day next to a volunteer's handle on the
+    camera page would date their walk (see mapapp/views/cameras.py)."""
+    return when.strftime("%B %Y") if when is not None else "never"

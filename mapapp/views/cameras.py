@@ -4,8 +4,9 @@ Privacy: people appear only as their pseudonymous handle, and a moderator only a
 (their reasons are public, their accounts are not). Hidden sightings, hidden photos and a banned
 volunteer's votes do not appear, nor does a move of sightings that are all hidden now. A camera
 none of whose sightings is visible any more (all hidden by moderators) has no page: its position
-is theirs. Dates are days, not times, so the page says when a camera was seen, not when a
-volunteer walks by.
+is theirs. Dates are months, not days or times: each entry names a handle, and day-level dates
+across many camera pages would let anyone trace one handle's walks (where, which days). A month
+still says how fresh the evidence is, which is what a reader needs.
 
 A merged camera forwards (302) to the camera it became; a removed one keeps its page, marked
 removed, because its history is the point. The popup JSON is only for cameras on public maps.
