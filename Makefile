@@ -5,7 +5,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 VENDOR := static/vendor
 
-.PHONY: run test setup assets lint format bench bench-dedupe clean
+.PHONY: run test setup assets lint format bench bench-dedupe bench-maps clean
 
 $(PY):
 	@$(PYTHON) -c 'import sys; sys.exit(sys.version_info < (3, 11))' \
@@ -64,6 +64,13 @@ bench-dedupe: $(VENV)/.dev-installed
 	$(PY) bench/bench_dedupe_batch.py
 	$(PY) bench/bench_dedupe_incremental.py
 	$(PY) bench/bench_dedupe_e2e.py
+
+# Maps (issue 5): document size and build time for 25,000 and 250,000 cameras against a naive
+# one-Marker-per-camera baseline, /maps/cameras.json, and markers drawn in Debian's chromium.
+# Needs PostgreSQL on 127.0.0.1 (the 250k database is loaded once, then reused) and the vendored
+# assets (`make assets`) that the browser loads.
+bench-maps: $(VENV)/.dev-installed assets
+	$(PY) bench/bench_maps.py
 
 clean:
 	rm -rf $(VENV) node_modules $(VENDOR) staticfiles

@@ -9,8 +9,8 @@ from __future__ import annotations
 
 import math
 
-from django.db.models import Avg, Count, F, FloatField
-from django.db.models.functions import Cast, Floor
+from django.db.models import Avg, Count, F
+from django.db.models.functions import Floor
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import get_object_or_404, render
 from django.utils.http import http_date, quote_etag
@@ -147,27 +147,27 @@ def cameras_in_bbox(request: HttpRequest) -> HttpResponse:
         message = str(exc) if isinstance(exc, BadBBox) else "zoom must be an integer from 0 to 22"
         return JsonResponse({"error": message}, status=400)
     cameras = Camera.objects.public().in_bbox(west, south, east, north)
-    count = cameras.count()
-    if count <= BBOX_POINT_LIMIT:
-        points = [
-            [round(lat, 6), round(lon, 6), status] for lat, lon, status in cameras.values_list("lat", "lon", "status")
-        ]
-        body = {"kind": "cameras", "count": count, "cameras": points}
+    # One read when the box is small: at most limit + 1 rows through the (lat, lon) index.
+    rows = list(cameras.values_list("lat", "lon", "status")[: BBOX_POINT_LIMIT + 1])
+    if len(rows) <= BBOX_POINT_LIMIT:
+        points = [[round(lat, 6), round(lon, 6), status] for lat, lon, status in rows]
+        body = {"kind": "cameras", "count": len(points), "cameras": points}
     else:
-        # Cells about 64 screen pixels wide at this zoom (a 256-pixel tile spans 360 / 2**zoom degrees).
-        cell = 360 / 2**zoom / 4
-        cells = (
-            cameras.annotate(
-                gy=Floor(Cast(F("lat"), FloatField()) / cell), gx=Floor(Cast(F("lon"), FloatField()) / cell)
-            )
+        # One aggregate when it is crowded (its cells' counts add up to the total). Cells are
+        # about 64 screen pixels square at this zoom: a 256-pixel tile spans 360 / 2**zoom
+        # degrees of longitude, and a degree of latitude is 1 / cos(lat) times longer on screen.
+        cell_lon = 360 / 2**zoom / 4
+        cell_lat = cell_lon * max(math.cos(math.radians((south + north) / 2)), 0.01)
+        cells = list(
+            cameras.annotate(gy=Floor(F("lat") / cell_lat), gx=Floor(F("lon") / cell_lon))
             .values("gy", "gx")
             .annotate(n=Count("id"), lat_c=Avg("lat"), lon_c=Avg("lon"))
-            .order_by("-n")[:BBOX_CELL_LIMIT]
+            .order_by("-n")
         )
         body = {
             "kind": "cells",
-            "count": count,
-            "cells": [[round(c["lat_c"], 6), round(c["lon_c"], 6), c["n"]] for c in cells],
+            "count": sum(c["n"] for c in cells),
+            "cells": [[round(c["lat_c"], 6), round(c["lon_c"], 6), c["n"]] for c in cells[:BBOX_CELL_LIMIT]],
         }
     response = JsonResponse(body)
     response["Cache-Control"] = "public, max-age=60"
