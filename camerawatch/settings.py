@@ -95,6 +95,8 @@ INSTALLED_APPS = [
     "django.contrib.staticfiles",
     "rest_framework",
     "rest_framework.authtoken",
+    # The open-data API's camera filters (mapapp/api/filters.py).
+    "django_filters",
 ]
 
 MIDDLEWARE = [
@@ -254,6 +256,38 @@ REST_FRAMEWORK = {
     },
 }
 
+# --- Researcher API -------------------------------------------------------------------------
+# The open-data API (mapapp/api/open_data.py) and its formats (mapapp/exports/).
+
+
+def envrate(name: str, default: str) -> str:
+    """A DRF throttle rate such as 60/min: a whole number, a slash, then s, min, hour or day."""
+    value = env(name, default).strip()
+    number, _, period = value.partition("/")
+    if not number.isdecimal() or int(number) < 1 or period not in {"s", "sec", "m", "min", "h", "hour", "d", "day"}:
+        raise ImproperlyConfigured(f"{name} must be a rate such as 60/min (per s, min, hour or day), got {value!r}")
+    return value
+
+
+REST_FRAMEWORK["DEFAULT_THROTTLE_RATES"] |= {
+    # Anonymous readers, per IP address: enough to page through a neighbourhood by hand or script.
+    "anon": envrate("THROTTLE_ANON", "60/min"),
+    # Signed-in accounts (token or session), per account.
+    "user": envrate("THROTTLE_USER", "300/min"),
+    # Accounts in the "researcher" group, per account.
+    "researcher": envrate("THROTTLE_RESEARCHER", "1200/min"),
+    # Streamed full exports (/api/v1/cameras/export/), per IP or account, on top of the above: one
+    # export of a big city costs the database what thousands of pages do.
+    "export": envrate("THROTTLE_EXPORT", "20/hour"),
+}
+# Dates in the API and exports: UTC days ("day") or the first day of their month ("month"), never
+# times (mapapp/exports/__init__.py). "month" matches the camera pages, which print months because
+# they name handles: joined by camera id to a page's handles, a day from the API dates that
+# volunteer's walk.
+PUBLIC_DATE_PRECISION = env("PUBLIC_DATE_PRECISION", "day").strip().lower()
+if PUBLIC_DATE_PRECISION not in {"day", "month"}:
+    raise ImproperlyConfigured(f"PUBLIC_DATE_PRECISION must be day or month, got {PUBLIC_DATE_PRECISION!r}")
+
 # --- Celery ---------------------------------------------------------------------------------
 
 _DEFAULT_BROKER = "filesystem://"
@@ -306,15 +340,20 @@ CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 # pending-sightings sweeper re-queues it, so a slow broker must not hang the volunteer's request.
 CELERY_TASK_PUBLISH_RETRY_POLICY = {"max_retries": 2, "interval_start": 0, "interval_step": 0.5}
 CELERY_BEAT_SCHEDULE_FILENAME = str(VAR_DIR / "celerybeat-schedule")
-# The sweeper re-queues sightings stuck in "pending" (a lost broker message, a worker killed
-# before it acked on a broker without redelivery). Every minute is cheap: one indexed query.
+# How often cached public maps and neighbourhood stats are brought up to date (seconds).
+MAP_REFRESH_SECONDS = envint("MAP_REFRESH_SECONDS", "20", minimum=1)
 CELERY_BEAT_SCHEDULE = {
+    # The sweeper re-queues sightings stuck in "pending" (a lost broker message, a worker killed
+    # before it acked on a broker without redelivery). Every minute is cheap: one indexed query.
     "sweep-pending-sightings": {"task": "mapapp.tasks.sweep_pending_sightings", "schedule": 60.0},
     # Cameras age into "stale" with no event to trigger it; once an hour finds those that crossed
     # the line (an indexed range query) and reconsiders them.
     "mark-stale-cameras": {"task": "mapapp.tasks.mark_stale_cameras", "schedule": 3600.0},
     # Likewise a vote's settle period ends with no event; hourly judges the votes whose came due.
     "judge-due-votes": {"task": "mapapp.tasks.judge_due_votes", "schedule": 3600.0},
+    # Cached public maps whose cameras changed are rebuilt on this tick, which is what debounces
+    # them: a burst of changes costs one render per neighbourhood per interval.
+    "refresh-maps": {"task": "mapapp.tasks.refresh_maps", "schedule": float(MAP_REFRESH_SECONDS)},
 }
 
 # --- Dedupe ---------------------------------------------------------------------------------
@@ -354,6 +393,10 @@ TILE_URL = env("TILE_URL", "https://tile.openstreetmap.org/{z}/{x}/{y}.png")
 if "{z}" not in TILE_URL or "{x}" not in TILE_URL or "{y}" not in TILE_URL:
     raise ImproperlyConfigured(f"TILE_URL must contain {{z}}, {{x}} and {{y}} placeholders, got {TILE_URL!r}")
 TILE_ATTRIBUTION = env("TILE_ATTRIBUTION", "© OpenStreetMap contributors")
+# Each process keeps the neighbourhood polygons in memory to place every camera it writes, and
+# re-checks whether they changed (one small query) at most this often. A reload of the polygons
+# is fully applied after twice this (mapapp/services/neighbourhoods.py). 0 checks on every write.
+AREA_INDEX_TTL_SECONDS = envint("AREA_INDEX_TTL_SECONDS", "30", minimum=0)
 
 NOMINATIM_URL = envurl("NOMINATIM_URL", "https://nominatim.openstreetmap.org", schemes={"http", "https"})
 # Nominatim's usage policy requires an identifying user agent.

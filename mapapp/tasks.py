@@ -87,3 +87,29 @@ def judge_due_votes() -> int:
         with transaction.atomic():
             services.camera_refresh(camera_id=camera_id, reason="A vote's settle period ended.")
     return len(ids)
+
+
+@shared_task(acks_late=True, reject_on_worker_lost=True, ignore_result=True)
+def refresh_maps() -> int:
+    """Rebuild the neighbourhood stats and cached maps whose cameras changed (beat, every
+    MAP_REFRESH_SECONDS: the debounce interval, see mapapp/services/maps.py). Returns how many
+    maps were rendered. Idempotent: with nothing changed it renders nothing."""
+    from .services.maps import maps_refresh
+
+    return len(maps_refresh().rendered)
+
+
+@shared_task(acks_late=True, reject_on_worker_lost=True, ignore_result=True)
+def reassign_neighbourhoods() -> int:
+    """Put every live camera into the neighbourhood it lies in again, and refresh the stats.
+
+    Queued by the neighbourhood loader, after twice AREA_INDEX_TTL_SECONDS: until then a worker
+    may still place a camera it writes with the outlines it had cached before the load. Idempotent:
+    it writes only cameras whose neighbourhood differs, so a second run changes nothing. Returns
+    how many cameras changed neighbourhood.
+    """
+    from .services.neighbourhoods import neighbourhoods_assign_all, neighbourhoods_stats_refresh
+
+    changed = neighbourhoods_assign_all().changed
+    neighbourhoods_stats_refresh()
+    return changed

@@ -83,6 +83,15 @@ def fresh_cache() -> None:
 
 
 @pytest.fixture(autouse=True)
+def fresh_area_index() -> None:
+    """Every camera write looks its neighbourhood up in a per-process cache of the polygons; each
+    test starts without it, so no test's (rolled back) neighbourhoods place another's cameras."""
+    from mapapp.services.neighbourhoods import area_index_reset
+
+    area_index_reset()
+
+
+@pytest.fixture(autouse=True)
 def isolated_media(settings: object, tmp_path: Path) -> Path:
     settings.MEDIA_ROOT = tmp_path / "media"
     return settings.MEDIA_ROOT

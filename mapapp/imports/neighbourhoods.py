@@ -3,14 +3,21 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
+from django.conf import settings
 from django.db import transaction
 from django.utils.text import slugify
 
 from .. import geometry, services
 from ..models import Neighbourhood
+from ..services.neighbourhoods import (
+    AssignSummary,
+    area_index_reset,
+    neighbourhoods_assign_all,
+    neighbourhoods_stats_refresh,
+)
 from .common import ImportRejected, describe
 
 # --- Neighbourhoods ----------------------------------------------------------------------------
@@ -83,14 +90,23 @@ class LoadSummary:
     created: int = 0
     updated: int = 0
     area_km2: float = 0.0
+    cameras: AssignSummary = field(default_factory=AssignSummary)
 
     def as_dict(self) -> dict[str, Any]:
-        return {"source": self.source, "created": self.created, "updated": self.updated, "area_km2": self.area_km2}
+        return {
+            "source": self.source,
+            "created": self.created,
+            "updated": self.updated,
+            "area_km2": self.area_km2,
+            "cameras": self.cameras.as_dict(),
+        }
 
     def report(self) -> str:
         return (
             f"{self.source or 'Neighbourhoods'}: {self.created + self.updated:,} neighbourhoods; "
-            f"{self.created:,} created, {self.updated:,} updated; {self.area_km2:,.1f} km² in all."
+            f"{self.created:,} created, {self.updated:,} updated; {self.area_km2:,.1f} km² in all.\n"
+            f"Cameras: {self.cameras.assigned:,} in a neighbourhood, {self.cameras.outside:,} outside every one; "
+            f"{self.cameras.changed:,} changed neighbourhood."
         )
 
 
@@ -103,8 +119,9 @@ def neighbourhoods_load(
 ) -> LoadSummary:
     """Create or update one Neighbourhood per feature, keyed by slug, all or nothing.
 
-    Neighbourhoods missing from the file are kept: a loader never deletes. Cameras are not
-    assigned to neighbourhoods here.
+    Neighbourhoods missing from the file are kept: a loader never deletes. Then every live camera
+    is placed in the neighbourhood it now lies in and the stats are recomputed, in the same
+    transaction, so no reader sees the new outlines with the old assignment.
     """
     owners = dict(Neighbourhood.objects.values_list("slug", "source"))
     slugs = assign_slugs([f.name for f in features], source=source, owners=owners)
@@ -121,5 +138,27 @@ def neighbourhoods_load(
         summary.area_km2 += feature.area_km2
         if progress is not None:
             progress(1)
+    summary.cameras = neighbourhoods_assign_all()
+    neighbourhoods_stats_refresh()
+    _schedule_reassignment()
     services.audit_record(action="neighbourhoods_load", target=None, data=summary.as_dict())
     return summary
+
+
+def _schedule_reassignment() -> None:
+    """Make every process use the new outlines, and place the cameras they wrote meanwhile.
+
+    This process forgets its area index now (its own later look-ups see the new outlines) and
+    again on commit. Other processes (dedupe workers) keep placing cameras with the outlines they
+    cached for up to AREA_INDEX_TTL_SECONDS after the commit, and a camera they write in that
+    window gets its neighbourhood from the old outlines. So a second full reassignment is queued
+    after twice the TTL, when every process has re-checked: it rewrites only those few cameras.
+    """
+    from ..tasks import reassign_neighbourhoods
+
+    area_index_reset()
+    transaction.on_commit(area_index_reset)
+    countdown = 2 * settings.AREA_INDEX_TTL_SECONDS
+    # robust: the load is committed either way; with the broker down, the next load (or the
+    # task run by hand) corrects the few cameras written in the window.
+    transaction.on_commit(lambda: reassign_neighbourhoods.apply_async(countdown=countdown), robust=True)

@@ -15,6 +15,7 @@ from django.utils import timezone
 
 from .. import services, vocab
 from ..models import Assignment, Camera, CameraAttributes, Sighting
+from ..services.neighbourhoods import area_index
 from .common import ImportRejected, describe
 
 OSM_USERNAME, OSM_HANDLE = "openstreetmap", "OpenStreetMap"
@@ -306,7 +307,8 @@ class ImportSummary:
 
 # --- OSM: writing ------------------------------------------------------------------------------
 
-CAMERA_SYNCED = ("lat", "lon", "osm_tags", *CameraAttributes.ATTRIBUTE_FIELDS)
+# The neighbourhood follows the position (imported cameras skip summary_values, which places the rest).
+CAMERA_SYNCED = ("lat", "lon", "osm_tags", *CameraAttributes.ATTRIBUTE_FIELDS, "neighbourhood_id")
 # camera_id is set when the sighting is created and never re-synced: after that, the sighting's
 # camera is dedupe's and the moderators' to change (with history), not the importer's.
 SIGHTING_SYNCED = ("lat", "lon", *CameraAttributes.ATTRIBUTE_FIELDS)
@@ -366,8 +368,15 @@ def _write_cameras(rows: Rows, *, now: datetime, summary: ImportSummary) -> dict
     }
     new: list[Camera] = []
     changed: list[Camera] = []
-    for node, normalised in rows:
-        values = {"lat": node.lat, "lon": node.lon, "osm_tags": node.tags, **normalised.attributes}
+    hoods = area_index().locate_many([node.lat for node, _ in rows], [node.lon for node, _ in rows])
+    for (node, normalised), hood in zip(rows, hoods, strict=True):
+        values = {
+            "lat": node.lat,
+            "lon": node.lon,
+            "osm_tags": node.tags,
+            **normalised.attributes,
+            "neighbourhood_id": hood,
+        }
         row = existing.get(node.osm_id)
         if row is None:
             new.append(

@@ -25,6 +25,7 @@ from ..models import Assignment, AuditEvent, Camera, Profile, Sighting, Vote
 from . import locks
 from .audit import audit_record
 from .evidence import ATTRIBUTES, consensus_params, expert_evidence, outcome_values, sighting_evidence, vote_evidence
+from .neighbourhoods import neighbourhood_at
 
 log = logging.getLogger(__name__)
 
@@ -143,7 +144,7 @@ def summary_values(
     expert: consensus.ExpertVerdict | None = None,
     now: datetime | None = None,
 ) -> dict[str, Any]:
-    """A camera's position, status, consensus attributes, agreement and counts.
+    """A camera's position, its neighbourhood, status, consensus attributes, agreement and counts.
 
     From its sightings' rows (SUMMARY_FIELDS) and, where anyone voted, its votes (the caller
     reads them: the dedupe task only for cameras that have any, see processing.py).
@@ -154,6 +155,8 @@ def summary_values(
         consensus_params(),
     )
     values: dict[str, Any] = {"lat": lat, "lon": lon, **outcome_values(outcome)}
+    # By attname: the dedupe task's SQL (roundtrips.Batch, processing._camera_row) keys columns so.
+    values["neighbourhood_id"] = neighbourhood_at(lat, lon)
     values["sighting_count"] = len(rows)
     values["first_seen"] = min(r["observed_at"] for r in rows)
     values["last_seen"] = max(r["observed_at"] for r in rows)
