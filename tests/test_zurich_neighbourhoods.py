@@ -3,11 +3,13 @@ and the real OSM importer (../shared/datasets/switzerland-osm, see its README)."
 
 from __future__ import annotations
 
+import json
+import re
 from pathlib import Path
 
 import pytest
 
-from mapapp import geometry, imports
+from mapapp import geometry, imports, tasks
 from mapapp.models import Camera, Neighbourhood
 from mapapp.services.neighbourhoods import cameras_outside_count, neighbourhoods_assign_all
 
@@ -82,3 +84,19 @@ def test_loading_the_quarters_after_the_cameras_places_them_and_counts_them(data
     assert stats["cameras"] == IN_ESCHER_WYSS
     assert stats["by_status"]["reported"] == IN_ESCHER_WYSS  # imported cameras start as reported
     assert sum(Neighbourhood.objects.values_list("stats__cameras", flat=True)) == INSIDE_ZURICH
+
+
+def test_the_escher_wyss_map_and_page_show_exactly_its_33_cameras(datasets: Path, client) -> None:
+    load_quarters(datasets)
+    import_cameras_around_zurich(datasets)
+    tasks.refresh_maps()
+    quarter = Neighbourhood.objects.get(name="Escher Wyss")
+    inside = set(Camera.objects.public().filter(neighbourhood=quarter).values_list("pk", flat=True))
+
+    html = client.get(f"/embed/neighbourhoods/{quarter.slug}/").content.decode()
+    drawn = json.loads(re.search(r'id="cw-cameras">(.*?)</script>', html, re.S).group(1))
+    page = client.get(f"/neighbourhoods/{quarter.slug}/").content.decode()
+
+    assert len(inside) == IN_ESCHER_WYSS
+    assert set(drawn["id"]) == inside
+    assert f"<strong>{IN_ESCHER_WYSS}</strong> cameras" in page

@@ -73,10 +73,11 @@
     function withLabel(value, key) {
       return labels[key] ? (value || "unknown") + " (" + labels[key] + ")" : value;
     }
-    row(table, "Type", withLabel(info.camera_type, "camera_type"));
-    row(table, "Mount", withLabel(info.camera_mount, "camera_mount"));
+    var shown = info.display || {};
+    row(table, "Type", withLabel(shown.camera_type || info.camera_type, "camera_type"));
+    row(table, "Mount", withLabel(shown.camera_mount || info.camera_mount, "camera_mount"));
     row(table, "Operator", withLabel(info.operator, "operator"));
-    row(table, "Operator type", info.operator_type);
+    row(table, "Operator type", shown.operator_type || info.operator_type);
     if (info.direction !== null && info.direction !== undefined) {
       row(table, "Facing", withLabel(info.direction + "°", "direction"));
     }
