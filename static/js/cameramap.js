@@ -233,6 +233,7 @@
             }));
           }
           document.documentElement.dataset.cameraLayer = body.kind;
+          document.documentElement.dataset.cameraCount = String(body.count);
         })
         .catch(function () {});
     }

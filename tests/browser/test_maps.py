@@ -131,3 +131,22 @@ def test_the_embedded_map_draws_clustered_markers_and_fields_of_view_from_our_or
     assert page.locator(".leaflet-control-scale").count() == 1
     shot(page, "embed")
     only_tiles_were_requested_elsewhere(page)
+
+
+def test_the_overview_toggle_shows_every_camera_loaded_by_bounding_box(browser_page, live_server):
+    page = browser_page
+    load_area("Old Town")
+    for i in range(3):
+        report(_person(f"walker{i}_realname"), CENTRE[0] + i * 0.001, CENTRE[1])
+    tasks.refresh_maps()
+
+    page.goto(f"{live_server.url}/")
+    overview = frame_of(page, "#overview-frame")
+    overview.wait_for_function("document.documentElement.dataset.areasDrawn === '1'")
+    assert overview.evaluate("document.documentElement.dataset.cameraLayer") is None  # off until asked
+    overview.get_by_label("All cameras (clustered)").check()
+    overview.wait_for_function("document.documentElement.dataset.cameraLayer === 'cameras'")
+
+    assert overview.evaluate("document.documentElement.dataset.cameraCount") == "3"
+    assert overview.evaluate("window.cameraWatchMap.cameras.getLayers()[0].getLayers().length") == 3
+    only_tiles_were_requested_elsewhere(page)
