@@ -280,11 +280,11 @@ REST_FRAMEWORK["DEFAULT_THROTTLE_RATES"] |= {
     # export of a big city costs the database what thousands of pages do.
     "export": envrate("THROTTLE_EXPORT", "20/hour"),
 }
-# Dates in the API and exports: UTC days ("day") or the first day of their month ("month"), never
-# times (mapapp/exports/__init__.py). "month" matches the camera pages, which print months because
-# they name handles: joined by camera id to a page's handles, a day from the API dates that
-# volunteer's walk.
-PUBLIC_DATE_PRECISION = env("PUBLIC_DATE_PRECISION", "day").strip().lower()
+# Dates in the API and exports: the first day of their month ("month", the default) or UTC days
+# ("day"), never times (mapapp/exports/__init__.py). Month by default because the camera pages
+# print months next to handles: a day from the API, joined to a page's handles by camera id,
+# would date that volunteer's walk. An operator whose pages name no one may choose "day".
+PUBLIC_DATE_PRECISION = env("PUBLIC_DATE_PRECISION", "month").strip().lower()
 if PUBLIC_DATE_PRECISION not in {"day", "month"}:
     raise ImproperlyConfigured(f"PUBLIC_DATE_PRECISION must be day or month, got {PUBLIC_DATE_PRECISION!r}")
 

@@ -146,6 +146,12 @@ class CameraQuerySet(BBoxQuerySet):
     def public(self) -> CameraQuerySet:
         return self.live().exclude(status=Camera.Status.REMOVED)
 
+    def published(self) -> CameraQuerySet:
+        """What public maps, pages and the open-data API show: public cameras with at least one
+        visible sighting. A camera whose sightings moderators have all hidden keeps its status,
+        but its position is those sightings' position, so it is shown nowhere."""
+        return self.public().filter(sighting_count__gt=0)
+
 
 class CameraStatus(models.TextChoices):
     """The lifecycle (mapapp/consensus): recomputed from evidence, never edited by hand."""

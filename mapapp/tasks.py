@@ -94,9 +94,12 @@ def refresh_maps() -> int:
     """Rebuild the neighbourhood stats and cached maps whose cameras changed (beat, every
     MAP_REFRESH_SECONDS: the debounce interval, see mapapp/services/maps.py). Returns how many
     maps were rendered. Idempotent: with nothing changed it renders nothing."""
+    from .exports import city_stats_refresh
     from .services.maps import maps_refresh
 
-    return len(maps_refresh().rendered)
+    rendered = len(maps_refresh().rendered)
+    city_stats_refresh()  # /api/v1/stats/ then never computes on a request
+    return rendered
 
 
 @shared_task(acks_late=True, reject_on_worker_lost=True, ignore_result=True)

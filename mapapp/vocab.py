@@ -300,3 +300,15 @@ def normalise_angle(raw: object) -> tuple[float | None, str]:
     dirty, not tilts.
     """
     return normalise_measure(raw, low=0.0, high=90.0)
+
+
+# The OSM key each attribute is read from (imports) and written to (exports): the first key is
+# the one we write. Direction prefers the surveillance scheme's own key and falls back to the
+# generic one, which DeFlock's ALPR nodes use.
+TAG_KEYS: dict[str, tuple[str, ...]] = {
+    **{v.field: (v.osm_key,) for v in VOCABULARIES},
+    "direction": ("camera:direction", "direction"),
+    "operator": ("operator",),
+    "height": ("height",),
+    "camera_angle": ("camera:angle",),
+}

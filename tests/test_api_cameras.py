@@ -102,6 +102,7 @@ def test_removed_merged_and_fully_hidden_cameras_are_not_published(db):
     assert ids(get()) == [shown.pk]
 
 
+@override_settings(PUBLIC_DATE_PRECISION="day")  # an operator's choice; the default is month
 def test_a_camera_row_has_days_not_times_and_counts_not_people(db):
     hood = area("Old Town")
     cam = camera(
@@ -209,6 +210,7 @@ def test_a_filter_takes_several_values_separated_by_commas(varied):
     assert varied["bbox"].pk not in found
 
 
+@override_settings(PUBLIC_DATE_PRECISION="day")  # an operator's choice; the default is month
 def test_updated_since_with_a_time_counts_the_whole_day(db):
     morning = camera(updated=datetime(2025, 3, 1, 6, 0, tzinfo=UTC))
     camera(updated=datetime(2025, 2, 28, 23, 0, tzinfo=UTC))
@@ -511,6 +513,7 @@ def two_areas(db) -> tuple[Neighbourhood, Neighbourhood]:
     return old_town, harbour
 
 
+@override_settings(PUBLIC_DATE_PRECISION="day")  # an operator's choice; the default is month
 def test_neighbourhoods_list_with_their_stats_and_links(two_areas):
     body = get(url="/api/v1/neighbourhoods/").json()
 
@@ -606,6 +609,10 @@ def test_the_open_data_api_is_read_only(volunteer):
 
     assert api_client_for(volunteer).post(URL, {"lat": 1, "lon": 2}, format="json").status_code == 405
     assert api_client_for(volunteer).delete(f"{URL}{cam.pk}/").status_code == 405
+
+
+def test_public_dates_are_months_by_default(settings):
+    assert settings.PUBLIC_DATE_PRECISION == "month"
 
 
 @override_settings(PUBLIC_DATE_PRECISION="month")

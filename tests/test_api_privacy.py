@@ -139,6 +139,7 @@ def test_no_public_answer_names_a_volunteer_or_gives_a_time(city, who):
         assert not TIME_OF_DAY.search(body), f"{name} gives a time of day: {TIME_OF_DAY.search(body)}"
 
 
+@override_settings(PUBLIC_DATE_PRECISION="day")  # an operator's choice; the default is month
 def test_the_published_camera_shows_its_volunteers_only_as_a_count_and_its_dates_as_days(city):
     row = APIClient().get(f"/api/v1/cameras/{city['camera']}/").json()
 
@@ -157,6 +158,7 @@ def test_a_camera_whose_sightings_are_all_hidden_is_in_no_answer(city):
     assert f"{HIDDEN_SPOT[0]}".encode() not in export
 
 
+@override_settings(PUBLIC_DATE_PRECISION="day")  # an operator's choice; the default is month
 def test_a_neighbourhoods_last_change_is_published_as_a_day(city):
     stored = Neighbourhood.objects.get(slug="old-town")
     assert "T" in stored.stats["last_update"]  # the stored value has a time; the API must cut it

@@ -156,7 +156,7 @@ def public_value(column: str) -> Any:
 
 def public_cameras() -> QuerySet[Camera]:
     """The cameras anyone may see (see the module docstring)."""
-    return Camera.objects.public().filter(sighting_count__gt=0)
+    return Camera.objects.published()
 
 
 def fetch(rows: QuerySet) -> list[tuple[Any, ...]]:
@@ -230,7 +230,7 @@ def city_stats() -> dict[str, Any]:
             totals[key].update(stats.get(key) or {})
         latest.append(stats.get("last_update") or "")
     outside_rows = (
-        Camera.objects.public()
+        Camera.objects.published()
         .filter(neighbourhood__isnull=True)
         .values("status", "camera_type", "camera_mount", "operator_type")
         .annotate(n=Count("pk"), latest=Max("updated_at"))

@@ -12,7 +12,7 @@ and which columns, with dates already cut to days, is mapapp/exports/__init__.py
 Decisions, so the formats agree with one another:
 * Column names are our field names (`camera_type`, not `camera:type`) in JSON, GeoJSON and CSV:
   they are valid identifiers in R, pandas and SQL. Only OSM XML speaks OSM keys; the mapping is the
-  OSM importer's own (`TAG_KEYS`), so an exported file imports back to the same values.
+  OSM importer's own (`vocab.TAG_KEYS`), so an exported file imports back to the same values.
 * Dates are ISO days (`2024-05-17`) and nothing finer: see mapapp/exports/__init__.py for why.
 * CSV carries no licence text: a leading comment or an extra column breaks every CSV reader or
   pollutes the data. The licence travels in HTTP headers (`Link: <...>; rel="license"`) and in the
@@ -36,8 +36,7 @@ from typing import Any
 
 import orjson
 
-from mapapp.imports.osm import TAG_KEYS
-from mapapp.vocab import ATTRIBUTE_FIELDS
+from mapapp.vocab import ATTRIBUTE_FIELDS, TAG_KEYS
 
 # --- The licence -------------------------------------------------------------------------------
 

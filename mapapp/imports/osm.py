@@ -26,15 +26,7 @@ OSM_ID_MAX = 2**63 - 1  # BigIntegerField
 OPERATOR_MAX_LENGTH = CameraAttributes._meta.get_field("operator").max_length
 DIRTY_VALUES_KEPT = 25  # per attribute in the audit record; a messy file has a thousand distinct ones
 
-# The OSM key each attribute is read from. Direction prefers the surveillance scheme's own key and
-# falls back to the generic one, which DeFlock's ALPR nodes use.
-TAG_KEYS: dict[str, tuple[str, ...]] = {
-    **{v.field: (v.osm_key,) for v in vocab.VOCABULARIES},
-    "direction": ("camera:direction", "direction"),
-    "operator": ("operator",),
-    "height": ("height",),
-    "camera_angle": ("camera:angle",),
-}
+TAG_KEYS = vocab.TAG_KEYS  # the OSM keys each attribute is read from (and exported to)
 OUTCOMES = (vocab.CLEAN, vocab.MAPPED, vocab.DIRTY, vocab.MISSING)
 
 

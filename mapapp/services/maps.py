@@ -81,7 +81,7 @@ MAP_FIELDS = ("id", "lat", "lon", "status", "camera_type", "surveillance_type", 
 
 
 def neighbourhood_document(hood: Neighbourhood) -> str:
-    rows = Camera.objects.public().filter(neighbourhood=hood).order_by("id").values_list(*MAP_FIELDS)
+    rows = Camera.objects.published().filter(neighbourhood=hood).order_by("id").values_list(*MAP_FIELDS)
     cameras = (render.MapCamera(*row) for row in rows.iterator(chunk_size=5000))
     m = render.neighbourhood_map(
         geometry=hood.polygon,

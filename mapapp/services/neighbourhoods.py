@@ -202,7 +202,7 @@ def _grouped_rows(hood_ids: list[int] | None) -> list[dict[str, Any]]:
 
     One GROUP BY for any number of neighbourhoods, served by camera_nbhd_status_idx.
     """
-    qs = Camera.objects.public().filter(neighbourhood__isnull=False)
+    qs = Camera.objects.published().filter(neighbourhood__isnull=False)
     if hood_ids is not None:
         qs = qs.filter(neighbourhood_id__in=hood_ids)
     return list(qs.values(*GROUPED).annotate(n=Count("pk"), latest=Max("updated_at")).order_by())
@@ -260,4 +260,4 @@ def neighbourhoods_stats_refresh(ids: Iterable[int] | None = None) -> int:
 
 def cameras_outside_count() -> int:
     """Public cameras in no neighbourhood (outside every loaded polygon)."""
-    return Camera.objects.public().filter(neighbourhood__isnull=True).count()
+    return Camera.objects.published().filter(neighbourhood__isnull=True).count()

@@ -172,7 +172,7 @@ def verification_queue(
     """
     from ..geo import distance_m  # geopy lives in geo.py
 
-    qs = Camera.objects.public().filter(sighting_count__gt=0)
+    qs = Camera.objects.published()
     if neighbourhood_id is not None:
         qs = qs.filter(neighbourhood_id=neighbourhood_id)
     if user is not None and user.is_authenticated:

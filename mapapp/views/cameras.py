@@ -330,7 +330,7 @@ def _newest_photo(camera: Camera) -> Sighting | None:
 
 def popup(request: HttpRequest, pk: int) -> HttpResponse:
     """The popup's content as raw strings: the map inserts them with textContent, never as HTML."""
-    camera = Camera.objects.public().filter(pk=pk, sighting_count__gt=0).first()
+    camera = Camera.objects.published().filter(pk=pk).first()
     if camera is None:
         raise Http404("No such camera on the public map.")
     agreement = camera.agreement or {}

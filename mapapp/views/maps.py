@@ -64,7 +64,7 @@ def _area_rows(sort: str) -> list[dict]:
 @require_GET
 def home(request: HttpRequest) -> HttpResponse:
     sort = request.GET.get("sort", "density")
-    public = Camera.objects.public()
+    public = Camera.objects.published()
     by_status = dict(public.values_list("status").annotate(n=Count("id")).order_by())
     total = sum(by_status.values())
     return render(
@@ -146,7 +146,7 @@ def cameras_in_bbox(request: HttpRequest) -> HttpResponse:
     except ValueError as exc:  # BadBBox, or int() of a non-number zoom
         message = str(exc) if isinstance(exc, BadBBox) else "zoom must be an integer from 0 to 22"
         return JsonResponse({"error": message}, status=400)
-    cameras = Camera.objects.public().in_bbox(west, south, east, north)
+    cameras = Camera.objects.published().in_bbox(west, south, east, north)
     # One read when the box is small: at most limit + 1 rows through the (lat, lon) index.
     rows = list(cameras.values_list("lat", "lon", "status")[: BBOX_POINT_LIMIT + 1])
     if len(rows) <= BBOX_POINT_LIMIT:
