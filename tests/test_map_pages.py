@@ -248,3 +248,17 @@ def test_beat_refreshes_the_maps_on_the_debounce_interval(settings):
 
     assert "mapapp.tasks.refresh_maps" in app.tasks
     assert schedule["mapapp.tasks.refresh_maps"] == settings.MAP_REFRESH_SECONDS
+
+
+def test_a_camera_whose_only_sighting_is_hidden_leaves_every_map(client, old_town, volunteer, moderator):
+    camera = camera_at(volunteer, *CENTRE)
+    sighting = camera.sightings.get()
+    services.sighting_hide(sighting_id=sighting.pk, actor=moderator, reason="A private garden, not a street")
+    box = f"{CENTRE[1] - 0.01},{CENTRE[0] - 0.01},{CENTRE[1] + 0.01},{CENTRE[0] + 0.01}"
+
+    html = client.get("/embed/neighbourhoods/old-town/").content.decode()
+    nearby = client.get(f"/maps/cameras.json?bbox={box}&zoom=16").json()
+
+    assert json.loads(re.search(r'id="cw-cameras">(.*?)</script>', html).group(1))["id"] == []
+    assert nearby["count"] == 0
+    assert client.get(f"/cameras/{camera.pk}/popup.json").status_code == 404
