@@ -5,7 +5,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 VENDOR := static/vendor
 
-.PHONY: run test setup assets lint format bench bench-dedupe bench-maps clean
+.PHONY: run test setup assets lint format bench bench-dedupe bench-maps bench-api clean
 
 $(PY):
 	@$(PYTHON) -c 'import sys; sys.exit(sys.version_info < (3, 11))' \
@@ -71,6 +71,15 @@ bench-dedupe: $(VENV)/.dev-installed
 # assets (`make assets`) that the browser loads.
 bench-maps: $(VENV)/.dev-installed assets
 	$(PY) bench/bench_maps.py
+
+# API (issue 6): 1,000,000 cameras in PostgreSQL (loaded once, then reused) served by gunicorn as
+# deployed, loaded by wrk on this machine: GeoJSON bbox pages against a raw SQL + orjson view,
+# the streamed CSV export (rows/s, worker RSS), /api/v1/stats/ and /api/v1/neighbourhoods/.
+# Needs PostgreSQL and Redis on 127.0.0.1; installs wrk with apt-get when it is missing.
+bench-api: $(VENV)/.dev-installed
+	@command -v wrk >/dev/null || { sudo=$$([ "$$(id -u)" = 0 ] || echo sudo); \
+	  $$sudo apt-get install -y wrk || { $$sudo apt-get update && $$sudo apt-get install -y wrk; }; }
+	$(PY) bench/bench_api.py
 
 clean:
 	rm -rf $(VENV) node_modules $(VENDOR) staticfiles

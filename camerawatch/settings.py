@@ -14,6 +14,7 @@ from pathlib import Path
 from urllib.parse import urlsplit
 
 import dj_database_url
+from celery.schedules import crontab
 from django.core.exceptions import ImproperlyConfigured
 
 BASE_DIR = Path(__file__).resolve().parent.parent
@@ -97,6 +98,9 @@ INSTALLED_APPS = [
     "rest_framework.authtoken",
     # The open-data API's camera filters (mapapp/api/filters.py).
     "django_filters",
+    # The API's OpenAPI schema and docs page; the sidecar ships Swagger UI as our own static files.
+    "drf_spectacular",
+    "drf_spectacular_sidecar",
 ]
 
 MIDDLEWARE = [
@@ -240,6 +244,8 @@ if not DEBUG:
 # --- Django REST framework ------------------------------------------------------------------
 
 REST_FRAMEWORK = {
+    # /api/schema/ is generated from the views and their extend_schema annotations (mapapp/api/).
+    "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
     # Token first: its WWW-Authenticate header makes an anonymous request a 401, not a 403.
     "DEFAULT_AUTHENTICATION_CLASSES": [
         "rest_framework.authentication.TokenAuthentication",
@@ -287,6 +293,83 @@ REST_FRAMEWORK["DEFAULT_THROTTLE_RATES"] |= {
 PUBLIC_DATE_PRECISION = env("PUBLIC_DATE_PRECISION", "month").strip().lower()
 if PUBLIC_DATE_PRECISION not in {"day", "month"}:
     raise ImproperlyConfigured(f"PUBLIC_DATE_PRECISION must be day or month, got {PUBLIC_DATE_PRECISION!r}")
+
+# --- OpenAPI ----------------------------------------------------------------------------------
+# /api/schema/ (OpenAPI 3) and /api/docs/ (Swagger UI) from drf-spectacular. The UI's scripts, CSS
+# and icon come from drf-spectacular-sidecar as our own static files: no CDN learns who reads the
+# docs, and the page works offline. The licence repeats mapapp/exports/formats.py's LICENCE
+# constants (settings must not import the app); tests/test_api_schema.py checks they agree.
+
+SPECTACULAR_SETTINGS = {
+    "TITLE": "CameraWatch API",
+    "VERSION": "v1",
+    "DESCRIPTION": """\
+Crowdsourced surveillance cameras as open data, and the volunteers' sighting and vote API.
+
+**Open data** (`/api/v1/cameras/`, `/neighbourhoods/`, `/stats/`): read-only, for anyone. Cameras
+come as JSON, GeoJSON (RFC 7946, `[lon, lat]`), CSV (RFC 4180, UTF-8) or OSM XML (for review in
+JOSM, never for upload); pick one with `?format=` or an `Accept` header. Pages are keyset cursors:
+follow `next` (in the body and the `Link` header) until it is absent. Dates are UTC days or the
+first day of their month, never times. `/api/v1/cameras/export/` streams every matching camera.
+
+**Authentication**: none for open data. Volunteers and researchers send `Authorization: Token <key>`
+(create the key on /me/ or with `POST /api/v1/auth/token/`); a signed-in browser's session works
+too (unsafe methods then need the CSRF token). A token raises the rate limits.
+
+**Rate limits**: per client and window; every open-data answer carries `X-RateLimit-Limit`,
+`X-RateLimit-Remaining`, `X-RateLimit-Reset` (Unix time) and `X-RateLimit-Scope`; a 429 adds
+`Retry-After` (seconds).
+
+**Licence**: the data is under the Open Data Commons Open Database License (ODbL) 1.0. Attribute it
+as "© CameraWatch contributors, ODbL 1.0; includes data © OpenStreetMap contributors", and share
+alike what you derive from it. Cite it with the day you read it (the data changes daily), as the
+`citation` member of each JSON answer spells out: *CameraWatch contributors. CameraWatch
+surveillance camera data. <API URL> (accessed YYYY-MM-DD). Open Data Commons Open Database License
+(ODbL) v1.0, https://opendatacommons.org/licenses/odbl/1-0/; includes data © OpenStreetMap
+contributors.*
+""",
+    "LICENSE": {
+        "name": "Open Data Commons Open Database License (ODbL) v1.0",
+        "url": "https://opendatacommons.org/licenses/odbl/1-0/",
+    },
+    # Tags from the path after /api/v1/ (cameras, sightings, ...), not "api".
+    "SCHEMA_PATH_PREFIX": r"/api/v1",
+    # /api/v1/ only (not the web pages' JSON helpers), and the open-data bodies' named schemas,
+    # which no serializer describes (mapapp/api/schema.py and shapes.py).
+    "PREPROCESSING_HOOKS": ["mapapp.api.schema.api_paths_only"],
+    "POSTPROCESSING_HOOKS": ["drf_spectacular.hooks.postprocess_schema_enums", "mapapp.api.shapes.add_components"],
+    # The schema documents the API, not the schema and docs endpoints themselves.
+    "SERVE_INCLUDE_SCHEMA": False,
+    # Separate request and response components: read-only fields stay out of request bodies.
+    "COMPONENT_SPLIT_REQUEST": True,
+    # One name per vocabulary wherever it appears, instead of names guessed from each serializer.
+    "ENUM_NAME_OVERRIDES": {
+        "CameraStatusEnum": "mapapp.models.CameraStatus",
+        "SightingStatusEnum": "mapapp.models.SightingStatus",
+        "VerdictEnum": "mapapp.models.VoteVerdict",
+    },
+    "SWAGGER_UI_DIST": "SIDECAR",
+    "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
+    "REDOC_DIST": "SIDECAR",
+    "SWAGGER_UI_SETTINGS": {
+        "deepLinking": True,
+        # Swagger UI would otherwise show a badge fetched from validator.swagger.io, handing that
+        # third party our schema URL on every visit.
+        "validatorUrl": None,
+    },
+}
+
+# --- Open-data snapshots ---------------------------------------------------------------------
+# Nightly gzip GeoJSON, CSV and OSM XML of every public camera with a manifest (licence, counts,
+# SHA-256), one folder per version, listed and served on /data/ (mapapp/exports/snapshots.py).
+SNAPSHOT_ROOT = Path(env("SNAPSHOT_ROOT", str(VAR_DIR / "snapshots")))
+# How many snapshots stay; each new one removes the oldest beyond this (14 nightly = two weeks).
+SNAPSHOT_KEEP = envint("SNAPSHOT_KEEP", "14", minimum=1)
+# The site's public address (https://cameras.example.org), for the citation in each manifest: the
+# nightly task has no request to learn it from. Unset, the citation names the path alone.
+SNAPSHOT_BASE_URL = (
+    envurl("SNAPSHOT_BASE_URL", "", schemes={"http", "https"}).rstrip("/") if env("SNAPSHOT_BASE_URL", "") else ""
+)
 
 # --- Celery ---------------------------------------------------------------------------------
 
@@ -354,6 +437,9 @@ CELERY_BEAT_SCHEDULE = {
     # Cached public maps whose cameras changed are rebuilt on this tick, which is what debounces
     # them: a burst of changes costs one render per neighbourhood per interval.
     "refresh-maps": {"task": "mapapp.tasks.refresh_maps", "schedule": float(MAP_REFRESH_SECONDS)},
+    # The open-data snapshot (/data/), nightly at 03:00 UTC (Celery's default timezone), when
+    # volunteers are few: its read transaction then holds the fewest row versions back.
+    "export-snapshot": {"task": "mapapp.tasks.export_snapshot", "schedule": crontab(hour=3, minute=0)},
 }
 
 # --- Dedupe ---------------------------------------------------------------------------------

@@ -116,3 +116,33 @@ def reassign_neighbourhoods() -> int:
     changed = neighbourhoods_assign_all().changed
     neighbourhoods_stats_refresh()
     return changed
+
+
+@shared_task(
+    acks_late=True,
+    reject_on_worker_lost=True,
+    ignore_result=True,
+    # A database that is down or restarting at 03:00 is transient: retry with exponential backoff
+    # (up to 1 s, 2 s, 4 s ... 10 min apart; about 17 minutes in all), then wait for tomorrow.
+    autoretry_for=(OperationalError,),
+    retry_backoff=True,
+    retry_backoff_max=600,
+    max_retries=10,
+)
+def export_snapshot() -> str | None:
+    """Write the open-data snapshot and prune old ones (beat, nightly at 03:00 UTC). Returns its version.
+
+    Idempotent per version (the UTC minute): run again in the same minute, it returns the
+    snapshot already written. While another worker or the command holds the snapshot lock, this
+    one writes nothing and returns None. A worker killed mid-write publishes nothing: its folder
+    has no manifest, and the next snapshot removes it (mapapp/exports/snapshots.py).
+    """
+    from .exports.snapshots import SnapshotBusy, snapshot_write
+
+    try:
+        snapshot = snapshot_write()
+    except SnapshotBusy:
+        log.info("export_snapshot: another snapshot is being written; skipped")
+        return None
+    log.info("export_snapshot: %s %s", snapshot.version, "written" if snapshot.created else "already there")
+    return snapshot.version

@@ -1,6 +1,6 @@
 from django.urls import include, path
 
-from .views import accounts, cameras, geocode, maps, moderation, sightings, transparency, verification
+from .views import accounts, cameras, data, geocode, maps, moderation, sightings, transparency, verification
 
 urlpatterns = [
     path("", maps.home, name="home"),
@@ -24,4 +24,6 @@ urlpatterns = [
     path("maps/overview/", maps.overview_map, name="overview_map"),
     path("maps/cameras.json", maps.cameras_in_bbox, name="map_cameras"),
     path("transparency/", transparency.transparency, name="transparency"),
+    path("data/", data.data, name="data"),
+    path("data/<str:version>/<str:filename>", data.data_file, name="data_file"),
 ]

@@ -200,7 +200,8 @@ T0 = datetime(2025, 5, 1, 12, 0, tzinfo=UTC)
 
 
 def camera_at(at: tuple[float, float], *, updated: datetime, **fields: Any) -> Camera:
-    camera = Camera.objects.create(lat=at[0], lon=at[1], **fields)
+    """A camera row standing for one visible sighting (stats count published cameras only)."""
+    camera = Camera.objects.create(lat=at[0], lon=at[1], **{"sighting_count": 1, **fields})
     Camera.objects.filter(pk=camera.pk).update(updated_at=updated)  # auto_now would say "now"
     return camera
 
