@@ -36,7 +36,11 @@ class BBoxField(forms.CharField):
         try:
             return parse_bbox(value)
         except BadBBox as exc:
-            raise forms.ValidationError(f"{exc}. Give bbox=minlon,minlat,maxlon,maxlat.") from None
+            # The client's text goes in as a parameter, never into the template: django-filter
+            # %-formats the message, and a % in the query would otherwise be a 500.
+            raise forms.ValidationError(
+                "%(problem)s. Give bbox=minlon,minlat,maxlon,maxlat.", params={"problem": str(exc)}
+            ) from None
 
 
 class SinceField(forms.CharField):
@@ -52,8 +56,9 @@ class SinceField(forms.CharField):
             parsed = None
         if parsed is None:
             raise forms.ValidationError(
-                f"{value!r} is not a date. Give an ISO date such as 2024-05-17 (or a date-time such as "
-                "2024-05-17T10:00:00Z; only its day counts)."
+                "%(value)r is not a date. Give an ISO date such as 2024-05-17 (or a date-time such as "
+                "2024-05-17T10:00:00Z; only its day counts).",
+                params={"value": value},
             )
         if isinstance(parsed, datetime) and timezone.is_naive(parsed):
             parsed = timezone.make_aware(parsed, timezone.get_default_timezone())

@@ -41,6 +41,7 @@ from mapapp.exports import formats as fmt
 from mapapp.models import Camera, Neighbourhood
 
 from . import pagination
+from . import schema as doc
 from .filters import CameraFilter, check_known_params
 from .renderers import AREA_RENDERERS, CAMERA_RENDERERS, JSON_ONLY, ErrorRenderer, FormatNegotiation
 from .throttling import ApiRateThrottle, ExportRateThrottle, rate_headers, tier
@@ -178,6 +179,7 @@ class CameraListView(CameraQueryMixin, OpenDataView):
 
     known_params = ("format", *FILTER_PARAMS, *PAGE_PARAMS)
 
+    @doc.CAMERA_LIST
     def get(self, request: Request) -> HttpResponse:
         ordering, size, cursor = pagination.page_params(request.query_params)
         cameras = pagination.ordered(self.filter_queryset(self.get_queryset()), ordering, cursor)
@@ -199,6 +201,7 @@ class CameraExportView(CameraQueryMixin, OpenDataView):
     throttle_classes = (ApiRateThrottle, ExportRateThrottle)
     known_params = ("format", *FILTER_PARAMS)
 
+    @doc.CAMERA_EXPORT
     def get(self, request: Request) -> HttpResponse:
         cameras = self.filter_queryset(self.get_queryset()).order_by("id")
         rows = public_rows(cameras).iterator(chunk_size=EXPORT_FETCH_ROWS)
@@ -214,6 +217,7 @@ class CameraDetailView(CameraQueryMixin, OpenDataView):
 
     filter_backends = ()
 
+    @doc.CAMERA_DETAIL
     def get(self, request: Request, pk: int) -> HttpResponseBase:
         # Not get_queryset(): a camera OSM already has is still this camera (its OSM XML is empty).
         row = public_rows(public_cameras().filter(pk=pk)).first()
@@ -263,6 +267,7 @@ class NeighbourhoodListView(NeighbourhoodMixin, OpenDataView):
     """GET /api/v1/neighbourhoods/: every neighbourhood with its stored stats (no paging: a city has
     tens or hundreds). As GeoJSON, with their polygons."""
 
+    @doc.NEIGHBOURHOOD_LIST
     def get(self, request: Request) -> HttpResponse:
         if self.format() == "geojson":
             rows = Neighbourhood.objects.order_by("name").values(*AREA_FIELDS, "polygon")
@@ -276,6 +281,7 @@ class NeighbourhoodListView(NeighbourhoodMixin, OpenDataView):
 class NeighbourhoodDetailView(NeighbourhoodMixin, OpenDataView):
     """GET /api/v1/neighbourhoods/<slug>/: one neighbourhood, its stats and its polygon."""
 
+    @doc.NEIGHBOURHOOD_DETAIL
     def get(self, request: Request, slug: str) -> HttpResponse:
         row = Neighbourhood.objects.filter(slug=slug).values(*AREA_FIELDS, "polygon").first()
         if row is None:
@@ -291,6 +297,7 @@ class NeighbourhoodDetailView(NeighbourhoodMixin, OpenDataView):
 class StatsView(OpenDataView):
     """GET /api/v1/stats/: city-wide totals (mapapp.exports.city_stats), at most a minute old."""
 
+    @doc.STATS
     def get(self, request: Request) -> HttpResponse:
         response = self.body(_dumps({**city_stats_cached(), **self.licence()}))
         response["Cache-Control"] = f"public, max-age={CITY_STATS_MAX_AGE}"
@@ -303,6 +310,7 @@ class StatsView(OpenDataView):
 class ApiRootView(OpenDataView):
     """GET /api/v1/: what there is, in which formats, under which licence, at which rates."""
 
+    @doc.ROOT
     def get(self, request: Request) -> HttpResponse:
         def url(name: str, *args: Any) -> str:
             return request.build_absolute_uri(reverse(name, args=args))

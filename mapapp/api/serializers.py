@@ -77,7 +77,7 @@ class VoteInputSerializer(serializers.Serializer):
     """
 
     verdict = serializers.ChoiceField(
-        choices=Vote.Verdict.values,
+        choices=Vote.Verdict.choices,
         error_messages={"invalid_choice": f"Choose one of: {', '.join(Vote.Verdict.values)}."},
     )
     corrections = serializers.DictField(required=False)

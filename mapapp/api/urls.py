@@ -1,4 +1,4 @@
-from django.urls import path
+from django.urls import path, re_path
 
 from . import open_data, views
 
@@ -17,4 +17,8 @@ urlpatterns = [
     path("neighbourhoods/", open_data.NeighbourhoodListView.as_view(), name="neighbourhood-list"),
     path("neighbourhoods/<slug:slug>/", open_data.NeighbourhoodDetailView.as_view(), name="neighbourhood-detail"),
     path("stats/", open_data.StatsView.as_view(), name="stats"),
+    # Last: any other URL here (cameras/-1/, a typo) is the API's JSON 404, not the site's HTML page.
+    # Only with a trailing slash, so CommonMiddleware still redirects cameras to cameras/.
+    # ([\s\S], not ".": a %0A in the URL is a newline, and still a URL that names nothing.)
+    re_path(r"^[\s\S]*/$", views.not_found, name="not-found"),
 ]

@@ -7,8 +7,17 @@ from typing import Any
 from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.db.models import QuerySet
+from django.http import HttpRequest, JsonResponse
 from django.urls import reverse
 from django.utils import timezone
+from django.views.decorators.csrf import csrf_exempt
+from drf_spectacular.utils import (
+    OpenApiParameter,
+    OpenApiResponse,
+    extend_schema,
+    extend_schema_view,
+    inline_serializer,
+)
 from rest_framework import generics, serializers, status
 from rest_framework.authtoken.views import ObtainAuthToken
 from rest_framework.exceptions import NotFound
@@ -25,12 +34,29 @@ from rest_framework.views import APIView
 from mapapp import services
 from mapapp.models import Camera, Sighting
 
+from . import schema as doc
 from .serializers import SightingInputSerializer, SightingOutputSerializer, VoteInputSerializer, VoteOutputSerializer
 
 # Tells a client that this 200 repeats the answer to an earlier request with the same client_id.
 REPLAYED_HEADER = "Idempotent-Replayed"
 
 
+@extend_schema_view(
+    post=extend_schema(
+        operation_id="auth_token_create",
+        summary="Exchange a username and password for your API token",
+        description="Send it back as `Authorization: Token <key>`. The same token is on your profile page "
+        "(/me/), where you can also rotate or revoke it. Rate-limited per client address.",
+        responses={
+            200: OpenApiResponse(inline_serializer("AuthToken", {"token": serializers.CharField()})),
+            400: doc.BAD_BODY,
+            415: doc.UNSUPPORTED,
+            429: OpenApiResponse(doc.ref("Error"), description="Too many attempts; wait `Retry-After` seconds."),
+        },
+        parameters=[doc.RETRY_AFTER],
+        tags=["auth"],
+    )
+)
 class TokenView(ObtainAuthToken):
     """Exchange a username and password for the API token.
 
@@ -61,6 +87,12 @@ class NewestFirstCursor(CursorPagination):
     max_page_size = 200
 
 
+@csrf_exempt  # it changes nothing; a POST to a wrong URL is a 404, not an HTML CSRF page
+def not_found(request: HttpRequest) -> JsonResponse:
+    """A URL under /api/v1/ that names nothing: JSON like every other API error, for any method."""
+    return JsonResponse({"detail": "Not found. The endpoints are listed at /api/v1/ and /api/docs/."}, status=404)
+
+
 def _error_detail(exc: DjangoValidationError) -> dict[str, list[str]]:
     if not hasattr(exc, "error_dict"):
         return {api_settings.NON_FIELD_ERRORS_KEY: exc.messages}
@@ -70,6 +102,54 @@ def _error_detail(exc: DjangoValidationError) -> dict[str, list[str]]:
     return errors
 
 
+SIGHTING_LOCATION = doc.header("Location", "The sighting's URL.", [200, 201])
+
+
+@extend_schema_view(
+    get=extend_schema(
+        operation_id="sightings_list",
+        summary="Your own sightings, newest first",
+        description="A page at a time: follow `next` until it is null. The cursor keeps its place while "
+        "you submit more.",
+        responses={
+            200: SightingOutputSerializer(many=True),
+            401: doc.UNAUTHENTICATED,
+            404: OpenApiResponse(doc.ref("Error"), description="A cursor this API did not give out."),
+        },
+        parameters=[
+            OpenApiParameter(
+                "page_size",
+                {"type": "integer", "minimum": 1, "maximum": NewestFirstCursor.max_page_size},
+                description=f"Sightings per page (default {NewestFirstCursor.page_size}).",
+            ),
+            doc.WWW_AUTHENTICATE,
+        ],
+        tags=["sightings"],
+    ),
+    post=extend_schema(
+        operation_id="sightings_create",
+        summary="Submit a sighting",
+        description="JSON, or multipart with a `photo`. With a `client_id` the request is idempotent: a retry "
+        "answers 200 with the first sighting (and `Idempotent-Replayed: true`) instead of storing another; "
+        "the same `client_id` with different data is a 422.",
+        request={"application/json": SightingInputSerializer, "multipart/form-data": SightingInputSerializer},
+        responses={
+            201: OpenApiResponse(SightingOutputSerializer, description="Stored; processing follows."),
+            200: OpenApiResponse(SightingOutputSerializer, description="A retry: the sighting stored the first time."),
+            400: doc.BAD_BODY,
+            401: doc.UNAUTHENTICATED,
+            403: doc.FORBIDDEN,
+            415: doc.UNSUPPORTED,
+            422: OpenApiResponse(doc.ref("ValidationError"), description="`client_id` reused for another sighting."),
+        },
+        parameters=[
+            SIGHTING_LOCATION,
+            doc.header("Idempotent-Replayed", "`true`: this repeats an earlier answer.", [200]),
+            doc.WWW_AUTHENTICATE,
+        ],
+        tags=["sightings"],
+    ),
+)
 class SightingListCreateView(generics.ListAPIView):
     """GET: the signed-in volunteer's own sightings. POST: submit a sighting (idempotent with client_id)."""
 
@@ -103,6 +183,15 @@ class SightingListCreateView(generics.ListAPIView):
         return Response(body, status=status.HTTP_200_OK, headers={"Location": location, REPLAYED_HEADER: "true"})
 
 
+@extend_schema_view(
+    get=extend_schema(
+        operation_id="sightings_retrieve",
+        summary="One of your sightings",
+        responses={200: SightingOutputSerializer, 401: doc.UNAUTHENTICATED, 404: doc.NOT_FOUND},
+        parameters=[doc.WWW_AUTHENTICATE],
+        tags=["sightings"],
+    )
+)
 class SightingDetailView(generics.RetrieveAPIView):
     """One sighting, for its reporter only. Anyone else gets 404, so ids do not reveal whose is whose."""
 
@@ -123,6 +212,24 @@ class CameraVoteView(APIView):
     permission_classes = (IsAuthenticated,)
     parser_classes = (JSONParser,)
 
+    @extend_schema(
+        operation_id="cameras_votes_create",
+        summary="Your verdict on a camera",
+        description="Voting again replaces your vote. Corrections (only with `confirm`) come as top-level "
+        "keys or under `corrections`. A merged camera's id counts as the camera it became.",
+        request=doc.VOTE_REQUEST,
+        responses={
+            201: OpenApiResponse(doc.VOTE_RESULT, description="Your first vote on this camera."),
+            200: OpenApiResponse(doc.VOTE_RESULT, description="Your vote, replaced."),
+            400: doc.BAD_BODY,
+            401: doc.UNAUTHENTICATED,
+            403: OpenApiResponse(doc.ref("Error"), description="You reported it, or may not vote; and why."),
+            404: doc.NOT_FOUND,
+            415: doc.UNSUPPORTED,
+        },
+        parameters=[doc.CAMERA_ID, doc.WWW_AUTHENTICATE],
+        tags=["votes"],
+    )
     def post(self, request: Request, pk: int) -> Response:
         incoming = VoteInputSerializer(data=request.data)
         incoming.is_valid(raise_exception=True)
