@@ -106,6 +106,8 @@ SIGHTING_COLUMNS = (
     "camera_id",
     "reporter_id",
     "pinned",
+    "hidden_reason",
+    "photo_hidden",
 )
 
 
@@ -578,7 +580,7 @@ def _sighting_rows(ds: Dataset, idx: np.ndarray) -> Any:
             f"{i + 1}\tcamera\t{types[t]}\t{mounts[m]}\t{surveillance[i % 3]}\tunknown\t"
             f"{null if d != d else int(d)}\t\tunknown\t{null}\t{null}\t{lat!r}\t{lon!r}\t"
             f"{null if acc != acc else repr(acc)}\t{observed}+00\t{submitted}+00\t\t{null}\tweb\t{null}\t"
-            f"{i + 1:064x}\tprocessed\t{processed}+00\t{cam + 1}\t{who}\tf\n"
+            f"{i + 1:064x}\tprocessed\t{processed}+00\t{cam + 1}\t{who}\tf\t\tf\n"
         )
 
 

@@ -347,3 +347,31 @@ def test_demo_volunteers_appear_under_pseudonymous_handles_and_cannot_log_in(db)
         assert "volunteer" not in handle
         assert not user.has_usable_password()
         assert user.sightings.exists()
+
+
+@pytest.mark.django_db
+def test_every_public_page_of_the_seeded_demo_city_renders(client: Client):
+    from mapapp import tasks
+
+    seed()
+    tasks.refresh_maps()
+    hood = Neighbourhood.objects.first()
+    camera = Camera.objects.published().first()
+
+    pages = [
+        "/",
+        "/maps/overview/",
+        f"/neighbourhoods/{hood.slug}/",
+        f"/embed/neighbourhoods/{hood.slug}/",
+        f"/cameras/{camera.pk}/",
+        f"/cameras/{camera.pk}/popup.json",
+        "/verify/",
+        "/transparency/",
+        "/data/",
+        "/api/v1/cameras/?format=geojson",
+        "/api/v1/neighbourhoods/",
+        "/api/v1/stats/",
+    ]
+    assert {url: client.get(url).status_code for url in pages} == dict.fromkeys(pages, 200)
+    assert Camera.objects.published().filter(neighbourhood__isnull=True).count() == 0
+    assert camera.agreement["camera_type"]["label"] in ("unanimous", "majority", "split")

@@ -92,7 +92,7 @@ class DemoCamera:
     lon: float
     neighbourhood: int  # index into DemoCity.neighbourhoods
     attributes: dict[str, Any]  # every CameraAttributes field: the truth, stored as the consensus
-    agreement: dict[str, float]  # share of its sightings agreeing, per vocabulary field
+    agreement: dict[str, dict[str, Any]]  # per vocabulary field: share agreeing, reports, label
 
 
 @dataclass(frozen=True)
@@ -398,6 +398,13 @@ def _sightings(
     return reports
 
 
-def _agreement(truth: dict[str, Any], reports: list[DemoSighting]) -> dict[str, float]:
+def _agreement(truth: dict[str, Any], reports: list[DemoSighting]) -> dict[str, dict[str, Any]]:
+    """Camera.agreement in the consensus core's shape: per attribute the share of reports agreeing
+    with the value shown, how many reports gave one, and Amnesty's label (mapapp/consensus)."""
     fields = ("surveillance_type", "camera_type", "camera_mount", "surveillance", "zone", "operator_type")
-    return {f: round(sum(r.attributes[f] == truth[f] for r in reports) / len(reports), 2) for f in fields}
+    out: dict[str, dict[str, Any]] = {}
+    for f in fields:
+        share = round(sum(r.attributes[f] == truth[f] for r in reports) / len(reports), 2)
+        label = "unanimous" if share == 1 else "majority" if share > 0.5 else "split"
+        out[f] = {"share": share, "reports": len(reports), "label": label}
+    return out
