@@ -152,6 +152,13 @@ CAMERA_FROM_SIGHTINGS = {
     "confirm_count": "0",
     "not_there_count": "0",
     "gone_count": "0",
+    # The consensus columns (verification issue): what the hot path computes for a vote-less
+    # camera is recomputed on its next sighting anyway; these are consistent starting values.
+    "confirmations": "GREATEST(count(DISTINCT s.reporter_id) - 1, 0)",
+    "last_confirmed_at": "max(s.observed_at)",
+    "status_changed_at": "min(s.processed_at)",
+    "expert_status": "''",
+    "expert_at": "NULL::timestamptz",
     "first_seen": "min(s.observed_at)",
     "last_seen": "max(s.observed_at)",
     "provenance": "'volunteer'",
