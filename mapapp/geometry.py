@@ -105,3 +105,27 @@ def _in_ring(ring: Ring, x: float, y: float) -> bool:
         if (y1 > y) != (y2 > y) and x < x1 + (y - y1) * (x2 - x1) / (y2 - y1):
             inside = not inside
     return inside
+
+
+class BadBBox(ValueError):
+    """A bbox query parameter that is not west,south,east,north in degrees."""
+
+
+def parse_bbox(raw: str | None) -> tuple[float, float, float, float]:
+    """'west,south,east,north' in degrees; a clear message for anything else."""
+    if not raw:
+        raise BadBBox("bbox is required: west,south,east,north in degrees, e.g. bbox=8.50,47.36,8.56,47.39")
+    parts = raw.split(",")
+    if len(parts) != 4:
+        raise BadBBox(f"bbox needs 4 numbers (west,south,east,north), got {len(parts)}")
+    try:
+        west, south, east, north = (float(p) for p in parts)
+    except ValueError:
+        raise BadBBox(f"bbox must be numbers, got {raw!r}") from None
+    if not all(math.isfinite(v) for v in (west, south, east, north)):
+        raise BadBBox("bbox must be finite numbers")
+    if not (-90 <= south <= north <= 90):
+        raise BadBBox("bbox latitudes must satisfy -90 <= south <= north <= 90")
+    if not (-180 <= west <= 180 and -180 <= east <= 180) or west > east:
+        raise BadBBox("bbox longitudes must satisfy -180 <= west <= east <= 180")
+    return west, south, east, north

@@ -20,8 +20,8 @@ from rest_framework.exceptions import ValidationError
 
 from mapapp import vocab
 from mapapp.exports import since
+from mapapp.geometry import BadBBox, parse_bbox
 from mapapp.models import Camera, Neighbourhood
-from mapapp.views.maps import BadBBox, parse_bbox
 
 PUBLIC_STATUSES = tuple(s for s in Camera.Status.values if s != Camera.Status.REMOVED)
 

@@ -35,6 +35,7 @@ import shapely.geometry
 from branca.element import MacroElement
 from jinja2 import Template
 
+from ..geometry import bbox
 from . import fov
 from .assets import local_map
 
@@ -137,21 +138,9 @@ def simplified(geometry: Mapping[str, Any], tolerance_deg: float = OVERVIEW_SIMP
 
 
 def _bounds(geometry: Mapping[str, Any]) -> list[list[float]]:
-    xs, ys = [], []
-    for polygon in _polygons(geometry):
-        for ring in polygon:
-            for x, y in ring:
-                xs.append(x)
-                ys.append(y)
-    return [[min(ys), min(xs)], [max(ys), max(xs)]]
-
-
-def _polygons(geometry: Mapping[str, Any]) -> list[Any]:
-    if geometry.get("type") == "Polygon":
-        return [geometry["coordinates"]]
-    if geometry.get("type") == "MultiPolygon":
-        return list(geometry["coordinates"])
-    return []
+    """Leaflet's [[south, west], [north, east]] of a GeoJSON outline."""
+    west, south, east, north = bbox(dict(geometry))
+    return [[south, west], [north, east]]
 
 
 def neighbourhood_map(

@@ -172,11 +172,10 @@ def maps_refresh() -> RefreshResult:
     hoods = list(Neighbourhood.objects.all())
     wanted = {neighbourhood_key(h.slug): (h, _hood_fingerprint(h, cameras.get(h.pk, ""))) for h in hoods}
     # Stats follow the same fingerprint, stored in the stats themselves.
-    stale_stats = [h.pk for h, fp in wanted.values() if h.stats.get("fingerprint") != fp]
-    if stale_stats:
-        neighbourhoods_stats_refresh(stale_stats)
-        for key in [k for k, (h, _) in wanted.items() if h.pk in stale_stats]:
-            hood, fp = wanted[key]
+    stale = [(h, fp) for h, fp in wanted.values() if h.stats.get("fingerprint") != fp]
+    if stale:
+        neighbourhoods_stats_refresh([h.pk for h, _ in stale])
+        for hood, fp in stale:
             Neighbourhood.objects.filter(pk=hood.pk).update(stats=_with_fingerprint(hood.pk, fp))
     rendered = []
     stored = dict(RenderedMap.objects.values_list("key", "fingerprint"))
@@ -188,7 +187,7 @@ def maps_refresh() -> RefreshResult:
     if OVERVIEW_KEY in stored and stored[OVERVIEW_KEY] != overview_fp:
         _build(OVERVIEW_KEY, overview_fp, overview_document)
         rendered.append(OVERVIEW_KEY)
-    return RefreshResult(stats_refreshed=len(stale_stats), rendered=rendered)
+    return RefreshResult(stats_refreshed=len(stale), rendered=rendered)
 
 
 def _with_fingerprint(hood_id: int, fingerprint: str) -> dict:

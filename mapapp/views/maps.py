@@ -17,6 +17,7 @@ from django.utils.http import http_date, quote_etag
 from django.views.decorators.clickjacking import xframe_options_exempt, xframe_options_sameorigin
 from django.views.decorators.http import require_GET
 
+from ..geometry import BadBBox, parse_bbox
 from ..models import Camera, Neighbourhood
 from ..services.maps import Served, neighbourhood_map_served, overview_map_served
 from ..services.neighbourhoods import cameras_outside_count
@@ -109,30 +110,6 @@ def neighbourhood(request: HttpRequest, slug: str) -> HttpResponse:
 def neighbourhood_embed(request: HttpRequest, slug: str) -> HttpResponse:
     hood = get_object_or_404(Neighbourhood, slug=slug)
     return _map_response(neighbourhood_map_served(hood), embeddable=True)
-
-
-class BadBBox(ValueError):
-    pass
-
-
-def parse_bbox(raw: str | None) -> tuple[float, float, float, float]:
-    """'west,south,east,north' in degrees; a clear message for anything else."""
-    if not raw:
-        raise BadBBox("bbox is required: west,south,east,north in degrees, e.g. bbox=8.50,47.36,8.56,47.39")
-    parts = raw.split(",")
-    if len(parts) != 4:
-        raise BadBBox(f"bbox needs 4 numbers (west,south,east,north), got {len(parts)}")
-    try:
-        west, south, east, north = (float(p) for p in parts)
-    except ValueError:
-        raise BadBBox(f"bbox must be numbers, got {raw!r}") from None
-    if not all(math.isfinite(v) for v in (west, south, east, north)):
-        raise BadBBox("bbox must be finite numbers")
-    if not (-90 <= south <= north <= 90):
-        raise BadBBox("bbox latitudes must satisfy -90 <= south <= north <= 90")
-    if not (-180 <= west <= 180 and -180 <= east <= 180) or west > east:
-        raise BadBBox("bbox longitudes must satisfy -180 <= west <= east <= 180")
-    return west, south, east, north
 
 
 @require_GET
